@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Runs every *.test.ts / *.test.tsx under src/ and test/ with Node's own test runner.
+// Node 20's `--test` does not expand globs, so the files are listed here.
+// Usage: node scripts/test.js [path-filter…]   e.g. `npm test -- config`
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const filters = process.argv.slice(2);
+
+function findTests(dir) {
+  const found = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== "node_modules" && entry.name !== "fixtures")
+        found.push(...findTests(path));
+    } else if (/\.test\.tsx?$/.test(entry.name)) {
+      found.push(relative(root, path));
+    }
+  }
+  return found;
+}
+
+const files = ["src", "test"]
+  .flatMap((dir) => findTests(join(root, dir)))
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .sort();
+
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files],
+  { cwd: root, stdio: "inherit", env: { ...process.env, NODE_ENV: "test" } },
+);
+process.exit(result.status ?? 1);

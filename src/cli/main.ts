@@ -1,0 +1,18 @@
+import { Command } from "commander";
+import { registerDoctorCommand } from "./doctor.commands.js";
+import { registerKeysCommands } from "./keys.commands.js";
+import { registerServerCommands } from "./server.commands.js";
+
+const program = new Command()
+  .name("strongroom")
+  .description("Strongroom: a self-hosted vault for your team's and your machines' secrets")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  });
+
+registerServerCommands(program);
+registerKeysCommands(program);
+registerDoctorCommand(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,302 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig, resolveConfig } from "./config.js";
+
+const strongKey = (): string => randomBytes(32).toString("base64");
+const tempDir = (): string => mkdtempSync(join(tmpdir(), "strongroom-config-"));
+
+/** A production environment that passes every check; each test breaks one thing. */
+function productionEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    NODE_ENV: "production",
+    SECRET_KEY: strongKey(),
+    MASTER_KEY: `k1:${strongKey()}`,
+    PUBLIC_URL: "https://vault.example.com",
+    DATABASE_URL: "sqlite://./data/strongroom.db",
+    ...overrides,
+  };
+}
+
+/** Asserts start-up is refused with one line naming `variable`, and returns that line. */
+function refused(env: NodeJS.ProcessEnv, variable: string, cwd = tempDir()): string {
+  try {
+    loadConfig(env, cwd);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, "a ConfigError, not some other failure");
+    const line = error.message.split("\n").find((l) => l.startsWith(`${variable}:`));
+    assert.ok(line, `expected a line for ${variable}, got: ${error.message}`);
+    assert.ok(!error.message.includes("    at "), "no stack trace");
+    return line;
+  }
+  assert.fail(`expected start-up to be refused for ${variable}`);
+}
+
+describe("configuration in production", () => {
+  it("accepts a complete, strong configuration", () => {
+    const { config, warnings } = loadConfig(
+      productionEnv({ SMTP_URL: "smtp://mail:25", MAIL_FROM: "vault@example.com" }),
+      tempDir(),
+    );
+    assert.equal(config.env, "production");
+    assert.equal(config.registration, "invite");
+    assert.equal(config.publicUrlIsHttps, true);
+    assert.equal(config.masterKeys[0]?.id, "k1");
+    assert.deepEqual(warnings, []);
+  });
+
+  it("refuses a missing SECRET_KEY", () => {
+    assert.match(
+      refused(productionEnv({ SECRET_KEY: undefined }), "SECRET_KEY"),
+      /required in production/,
+    );
+  });
+
+  it("refuses a missing MASTER_KEY", () => {
+    assert.match(
+      refused(productionEnv({ MASTER_KEY: undefined }), "MASTER_KEY"),
+      /required in production/,
+    );
+  });
+
+  it("refuses keys that decode to fewer than 32 bytes", () => {
+    assert.match(
+      refused(productionEnv({ SECRET_KEY: randomBytes(16).toString("hex") }), "SECRET_KEY"),
+      /16 bytes/,
+    );
+    assert.match(
+      refused(
+        productionEnv({ MASTER_KEY: `k1:${randomBytes(31).toString("base64")}` }),
+        "MASTER_KEY",
+      ),
+      /31 bytes/,
+    );
+  });
+
+  for (const placeholder of [
+    "changeme",
+    "secret",
+    "dev",
+    "API_KEY_GOES_HERE",
+    "changeme".repeat(8),
+    "your-secret-key-goes-here-1234567890abcdefgh",
+  ]) {
+    it(`refuses the placeholder SECRET_KEY ${JSON.stringify(placeholder.slice(0, 20))}`, () => {
+      refused(productionEnv({ SECRET_KEY: placeholder }), "SECRET_KEY");
+    });
+  }
+
+  for (const [label, key] of [
+    ["a single repeated character", "a".repeat(64)],
+    ["a repeating pattern", "0123456789abcdef".repeat(4)],
+    ["a byte sequence", Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString("hex")],
+    ["zero bytes in base64", Buffer.alloc(32).toString("base64")],
+  ] as const) {
+    it(`refuses a low-entropy SECRET_KEY: ${label}`, () => {
+      assert.match(
+        refused(productionEnv({ SECRET_KEY: key }), "SECRET_KEY"),
+        /entropy|repeated|placeholder/,
+      );
+    });
+  }
+
+  it("refuses a low-entropy master key and names it by id", () => {
+    const line = refused(
+      productionEnv({
+        MASTER_KEY: `k1:${strongKey()},old:${Buffer.alloc(32, 7).toString("base64")}`,
+      }),
+      "MASTER_KEY",
+    );
+    assert.match(line, /"old"/);
+  });
+
+  it("refuses SECRET_KEY equal to a master key", () => {
+    const key = strongKey();
+    assert.match(
+      refused(productionEnv({ SECRET_KEY: key, MASTER_KEY: `k1:${key}` }), "SECRET_KEY"),
+      /differ/,
+    );
+  });
+
+  it("refuses DEBUG", () => {
+    for (const value of ["1", "true", "on"]) refused(productionEnv({ DEBUG: value }), "DEBUG");
+  });
+
+  it("refuses a plain-http PUBLIC_URL without TLS, unless ALLOW_INSECURE_HTTP=1", () => {
+    assert.match(
+      refused(productionEnv({ PUBLIC_URL: "http://vault.example.com" }), "PUBLIC_URL"),
+      /https/,
+    );
+    const { config, warnings } = loadConfig(
+      productionEnv({ PUBLIC_URL: "http://vault.example.com", ALLOW_INSECURE_HTTP: "1" }),
+      tempDir(),
+    );
+    assert.equal(config.allowInsecureHttp, true);
+    assert.ok(warnings.some((w) => w.variable === "ALLOW_INSECURE_HTTP"));
+  });
+
+  it("never echoes a key in its messages", () => {
+    const key = "changeme-but-long-enough-to-pass-the-length-check";
+    try {
+      loadConfig(productionEnv({ SECRET_KEY: key }), tempDir());
+      assert.fail("should refuse");
+    } catch (error) {
+      assert.ok(!(error as Error).message.includes(key));
+    }
+  });
+
+  it("does not generate key files in production", () => {
+    const cwd = tempDir();
+    refused(productionEnv({ SECRET_KEY: undefined, MASTER_KEY: undefined }), "MASTER_KEY", cwd);
+    assert.throws(() => statSync(join(cwd, "data", "secret_key")), /ENOENT/);
+  });
+});
+
+describe("configuration values", () => {
+  const devEnv = (overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => ({
+    NODE_ENV: "development",
+    SECRET_KEY: strongKey(),
+    MASTER_KEY: `k1:${strongKey()}`,
+    ...overrides,
+  });
+
+  it("has the SPEC defaults", () => {
+    const { config } = loadConfig(devEnv(), tempDir());
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, "127.0.0.1");
+    assert.equal(config.publicUrl, "http://127.0.0.1:8080");
+    assert.equal(config.registration, "open");
+    assert.deepEqual(config.session, { idleMinutes: 30, absoluteHours: 12 });
+    assert.equal(config.database.kind, "sqlite");
+    assert.equal(config.redisUrl, null);
+    assert.equal(config.trustProxy, null);
+  });
+
+  for (const [variable, value] of [
+    ["DATABASE_URL", "mysql://root@localhost/db"],
+    ["DATABASE_URL", "sqlite://"],
+    ["DATABASE_URL", "not a url"],
+    ["PORT", "eighty"],
+    ["PORT", "70000"],
+    ["PUBLIC_URL", "ftp://example.com"],
+    ["PUBLIC_URL", "https://user:pw@example.com"],
+    ["REGISTRATION", "sometimes"],
+    ["DEBUG", "maybe"],
+    ["TRUST_PROXY", "true"],
+    ["TRUST_PROXY", "10.0.0.0/99"],
+    ["REDIS_URL", "http://localhost:6379"],
+    ["SESSION_IDLE_MINUTES", "0"],
+    ["NODE_ENV", "staging"],
+    ["MASTER_KEY", "no-colon-here"],
+    ["MASTER_KEY", `bad id!:${randomBytes(32).toString("base64")}`],
+    ["SECRET_KEY", "not base64 or hex!"],
+  ] as const) {
+    it(`refuses ${variable}=${JSON.stringify(value).slice(0, 30)} with a line naming it`, () => {
+      refused(devEnv({ [variable]: value }), variable);
+    });
+  }
+
+  it("refuses duplicate master key ids and keys longer than 32 bytes", () => {
+    refused(devEnv({ MASTER_KEY: `a:${strongKey()},a:${strongKey()}` }), "MASTER_KEY");
+    refused(devEnv({ MASTER_KEY: `a:${randomBytes(48).toString("base64")}` }), "MASTER_KEY");
+  });
+
+  it("requires TLS_CERT_FILE and TLS_KEY_FILE together", () => {
+    refused(devEnv({ TLS_CERT_FILE: "cert.pem" }), "TLS_KEY_FILE");
+  });
+
+  it("reads NAME_FILE variants and refuses both forms at once", () => {
+    const cwd = tempDir();
+    const secret = strongKey();
+    writeFileSync(join(cwd, "secret.txt"), `${secret}\n`, { mode: 0o600 });
+    const { config } = loadConfig(
+      devEnv({ SECRET_KEY: undefined, SECRET_KEY_FILE: "secret.txt" }),
+      cwd,
+    );
+    assert.ok(config.secretKey.reveal().equals(Buffer.from(secret, "base64")));
+    assert.equal(config.sources.get("SECRET_KEY"), "file");
+    refused(devEnv({ SECRET_KEY_FILE: "secret.txt" }), "SECRET_KEY", cwd);
+    refused(
+      devEnv({ SECRET_KEY: undefined, SECRET_KEY_FILE: "missing.txt" }),
+      "SECRET_KEY_FILE",
+      cwd,
+    );
+  });
+
+  it("reads .env from the working directory; the environment wins", () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, ".env"), "PORT=9090\nHOST=0.0.0.0\n# comment\nREGISTRATION=closed\n");
+    const { config } = loadConfig(devEnv({ HOST: "127.0.0.2" }), cwd);
+    assert.equal(config.port, 9090);
+    assert.equal(config.registration, "closed");
+    assert.equal(config.host, "127.0.0.2");
+  });
+
+  it("parses TRUST_PROXY lists", () => {
+    const { config } = loadConfig(
+      devEnv({ TRUST_PROXY: "127.0.0.1, 10.0.0.0/8,::1,loopback" }),
+      tempDir(),
+    );
+    assert.deepEqual(config.trustProxy, ["127.0.0.1", "10.0.0.0/8", "::1", "loopback"]);
+  });
+
+  it("keeps DEBUG out of the test environment even when set", () => {
+    const { config } = loadConfig(devEnv({ NODE_ENV: "test", DEBUG: "1" }), tempDir());
+    assert.equal(config.debug, false);
+  });
+
+  it("redacts keys when the config is printed", () => {
+    const { config } = loadConfig(devEnv(), tempDir());
+    const printed = JSON.stringify(config.secretKey) + JSON.stringify(config.masterKeys);
+    assert.ok(!printed.includes(config.secretKey.reveal().toString("base64")));
+    assert.match(printed, /redacted/);
+  });
+});
+
+describe("development keys", () => {
+  it("generates SECRET_KEY and MASTER_KEY once, mode 0600 in a 0700 directory, and warns", () => {
+    const cwd = tempDir();
+    const first = loadConfig({ NODE_ENV: "development" }, cwd);
+    assert.equal(statSync(join(cwd, "data")).mode & 0o777, 0o700);
+    for (const name of ["secret_key", "master_key"])
+      assert.equal(statSync(join(cwd, "data", name)).mode & 0o777, 0o600);
+    assert.ok(
+      first.warnings.some((w) => w.variable === "SECRET_KEY" && /just created/.test(w.message)),
+    );
+    assert.ok(first.warnings.some((w) => w.variable === "MASTER_KEY"));
+    assert.match(
+      readFileSync(join(cwd, "data", "master_key"), "utf8"),
+      /^dev1:[A-Za-z0-9+/]{43}=\n$/,
+    );
+
+    const second = loadConfig({ NODE_ENV: "development" }, cwd);
+    assert.ok(second.config.secretKey.reveal().equals(first.config.secretKey.reveal()));
+    assert.ok(
+      second.config.masterKeys[0]?.key
+        .reveal()
+        .equals(first.config.masterKeys[0]?.key.reveal() ?? Buffer.alloc(0)),
+    );
+    assert.ok(!second.warnings.some((w) => /just created/.test(w.message)));
+  });
+
+  it("refuses a development key file that other users can read", () => {
+    const cwd = tempDir();
+    loadConfig({ NODE_ENV: "development" }, cwd);
+    chmodSync(join(cwd, "data", "secret_key"), 0o644);
+    refused({ NODE_ENV: "development" }, "SECRET_KEY", cwd);
+  });
+
+  it("doctor mode creates nothing", () => {
+    const cwd = tempDir();
+    const { config, issues } = resolveConfig(
+      { NODE_ENV: "development" },
+      { cwd, createMissingKeys: false },
+    );
+    assert.ok(config !== null);
+    assert.ok(issues.every((issue) => issue.severity === "warning"));
+    assert.throws(() => statSync(join(cwd, "data", "secret_key")), /ENOENT/);
+  });
+});

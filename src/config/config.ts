@@ -1,0 +1,309 @@
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { z } from "zod";
+import type { DatabaseTarget } from "../db/url.js";
+import { parseDatabaseUrl } from "../db/url.js";
+import type { SecretBytes } from "../lib/secret-bytes.js";
+import type { MasterKey } from "./keys.js";
+import { resolveKeys } from "./resolve-keys.js";
+import type { ValueSource } from "./sources.js";
+import { readRawSettings } from "./sources.js";
+
+export type Environment = "production" | "development" | "test";
+export type RegistrationMode = "open" | "invite" | "closed";
+
+/** The whole, validated configuration. Read once at start; never mutated. */
+export interface Config {
+  env: Environment;
+  port: number;
+  host: string;
+  /** Origin users reach the service at, without a trailing slash. */
+  publicUrl: string;
+  /** True when `publicUrl` is https: Secure cookies and HSTS. */
+  publicUrlIsHttps: boolean;
+  secretKey: SecretBytes;
+  /** First is current. */
+  masterKeys: MasterKey[];
+  database: DatabaseTarget;
+  redisUrl: string | null;
+  tls: { certFile: string; keyFile: string } | null;
+  /** Proxy addresses/CIDRs whose X-Forwarded-* headers are believed; null trusts none. */
+  trustProxy: string[] | null;
+  debug: boolean;
+  registration: RegistrationMode;
+  smtp: { url: string; from: string } | null;
+  session: { idleMinutes: number; absoluteHours: number };
+  allowInsecureHttp: boolean;
+  logLevel: string;
+  /** `./data` under the working directory: generated keys and the default SQLite file. */
+  dataDir: string;
+  /** Where each setting came from, for `doctor`. */
+  sources: ReadonlyMap<string, ValueSource>;
+}
+
+/** One finding about the configuration: errors stop start-up, warnings are printed once. */
+export interface ConfigIssue {
+  variable: string;
+  severity: "error" | "warning";
+  message: string;
+}
+
+/** Start-up refused: one line per problem, each naming its variable. Never a stack trace. */
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map((issue) => `${issue.variable}: ${issue.message}`).join("\n"));
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+const flag = z
+  .string()
+  .transform((text) => text.trim().toLowerCase())
+  .pipe(
+    z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"], {
+      error: "must be 1/0, true/false, yes/no or on/off",
+    }),
+  )
+  .transform((text) => ["1", "true", "yes", "on"].includes(text));
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `must be at least ${min}` })
+        .max(max, { error: `must be at most ${max}` }),
+    );
+
+const httpUrl = z
+  .string()
+  .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), {
+    error: "must be an http:// or https:// URL",
+  })
+  .refine(
+    (text) => {
+      const url = new URL(text);
+      return url.username === "" && url.password === "" && url.search === "" && url.hash === "";
+    },
+    { error: "must not contain credentials, a query or a fragment" },
+  )
+  .transform((text) => text.replace(/\/+$/, ""));
+
+const proxyList = z
+  .string()
+  .transform((text) =>
+    text
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
+  .refine((entries) => entries.length > 0 && entries.every(isProxyAddress), {
+    error:
+      "must be a comma-separated list of IP addresses, CIDR ranges, or loopback/linklocal/uniquelocal",
+  });
+
+function isProxyAddress(entry: string): boolean {
+  if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
+  const [address, bits, extra] = entry.split("/");
+  if (extra !== undefined || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const max = family === 4 ? 32 : 128;
+  return /^\d+$/.test(bits) && Number(bits) <= max;
+}
+
+/** The scalar variables of SPEC §2 (keys and DATABASE_URL are handled separately). */
+const scalarSchema = z.object({
+  NODE_ENV: z
+    .enum(["production", "development", "test"], {
+      error: "must be production, development or test",
+    })
+    .default("development"),
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PUBLIC_URL: httpUrl.optional(),
+  REDIS_URL: z
+    .string()
+    .refine((text) => URL.canParse(text) && /^rediss?:$/.test(new URL(text).protocol), {
+      error: "must be a redis:// or rediss:// URL",
+    })
+    .optional(),
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
+  TRUST_PROXY: proxyList.optional(),
+  DEBUG: flag.default(false),
+  REGISTRATION: z
+    .enum(["open", "invite", "closed"], { error: "must be open, invite or closed" })
+    .optional(),
+  SMTP_URL: z
+    .string()
+    .refine((text) => URL.canParse(text) && /^smtps?:$/.test(new URL(text).protocol), {
+      error: "must be an smtp:// or smtps:// URL",
+    })
+    .optional(),
+  MAIL_FROM: z.email({ error: "must be an e-mail address" }).optional(),
+  SESSION_IDLE_MINUTES: integer(1, 24 * 60).default(30),
+  SESSION_ABSOLUTE_HOURS: integer(1, 30 * 24).default(12),
+  ALLOW_INSECURE_HTTP: flag.default(false),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "must be a pino level",
+    })
+    .optional(),
+});
+
+export interface ResolveOptions {
+  /** Working directory: `.env`, `./data`, relative paths. */
+  cwd: string;
+  /** Create missing development keys in `./data` (false for `doctor`, which only looks). */
+  createMissingKeys: boolean;
+}
+
+/**
+ * Reads and checks every setting. Returns the config when there are no errors, plus every
+ * finding (errors and warnings). Never throws for bad input; `loadConfig` is the strict form.
+ */
+export function resolveConfig(
+  env: NodeJS.ProcessEnv,
+  options: ResolveOptions,
+): { config: Config | null; issues: ConfigIssue[] } {
+  const raw = readRawSettings(env, options.cwd);
+  const issues: ConfigIssue[] = raw.problems.map(([variable, message]) => ({
+    variable,
+    severity: "error",
+    message,
+  }));
+  const error = (variable: string, message: string): void => {
+    issues.push({ variable, severity: "error", message });
+  };
+  const warn = (variable: string, message: string): void => {
+    issues.push({ variable, severity: "warning", message });
+  };
+
+  const parsed = scalarSchema.safeParse(Object.fromEntries(raw.values));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      error(String(issue.path[0] ?? "environment"), issue.message);
+    return { config: null, issues };
+  }
+  const s = parsed.data;
+  const production = s.NODE_ENV === "production";
+  const dataDir = resolve(options.cwd, "data");
+
+  let database: DatabaseTarget | null = null;
+  try {
+    database = parseDatabaseUrl(raw.values.get("DATABASE_URL") ?? "sqlite://./data/strongroom.db");
+    if (database.kind === "sqlite" && database.path !== ":memory:") {
+      database = { ...database, path: resolve(options.cwd, database.path) };
+    }
+  } catch (cause) {
+    error("DATABASE_URL", cause instanceof Error ? cause.message : "is malformed");
+  }
+
+  const keys = resolveKeys(raw, { production, dataDir, createMissing: options.createMissingKeys });
+  for (const issue of keys.issues) issues.push(issue);
+
+  let tls: Config["tls"] = null;
+  if ((s.TLS_CERT_FILE === undefined) !== (s.TLS_KEY_FILE === undefined)) {
+    error(
+      s.TLS_CERT_FILE === undefined ? "TLS_CERT_FILE" : "TLS_KEY_FILE",
+      "TLS_CERT_FILE and TLS_KEY_FILE must be set together",
+    );
+  } else if (s.TLS_CERT_FILE !== undefined && s.TLS_KEY_FILE !== undefined) {
+    tls = {
+      certFile: resolve(options.cwd, s.TLS_CERT_FILE),
+      keyFile: resolve(options.cwd, s.TLS_KEY_FILE),
+    };
+  }
+
+  const publicUrl =
+    s.PUBLIC_URL ?? (tls ? `https://127.0.0.1:${s.PORT}` : `http://127.0.0.1:${s.PORT}`);
+  const publicUrlIsHttps = publicUrl.startsWith("https:");
+
+  if (production) {
+    if (s.DEBUG) error("DEBUG", "must be off in production: it would show internals to clients");
+    if (!publicUrlIsHttps && tls === null) {
+      if (s.ALLOW_INSECURE_HTTP) {
+        warn(
+          "ALLOW_INSECURE_HTTP",
+          "serving production over plain HTTP: cookies are not Secure and HSTS is off",
+        );
+      } else {
+        error(
+          "PUBLIC_URL",
+          "must be https:// in production, or set TLS_CERT_FILE/TLS_KEY_FILE (ALLOW_INSECURE_HTTP=1 overrides, not recommended)",
+        );
+      }
+    }
+    if (s.SMTP_URL === undefined)
+      warn("SMTP_URL", "not set: password-reset mail cannot be sent in production");
+    if (s.REGISTRATION === "open")
+      warn(
+        "REGISTRATION",
+        "open in production: anyone who can reach the server can create an account",
+      );
+  } else if (s.DEBUG && s.NODE_ENV === "development") {
+    warn("DEBUG", "on: error responses include internal details");
+  }
+  if (s.SMTP_URL !== undefined && s.MAIL_FROM === undefined)
+    error("MAIL_FROM", "is required when SMTP_URL is set");
+  if (s.SESSION_IDLE_MINUTES > s.SESSION_ABSOLUTE_HOURS * 60) {
+    error("SESSION_IDLE_MINUTES", "must not exceed SESSION_ABSOLUTE_HOURS");
+  }
+
+  if (
+    issues.some((issue) => issue.severity === "error") ||
+    database === null ||
+    keys.secretKey === null
+  ) {
+    return { config: null, issues };
+  }
+
+  const config: Config = {
+    env: s.NODE_ENV,
+    port: s.PORT,
+    host: s.HOST,
+    publicUrl,
+    publicUrlIsHttps,
+    secretKey: keys.secretKey,
+    masterKeys: keys.masterKeys,
+    database,
+    redisUrl: s.REDIS_URL ?? null,
+    tls,
+    trustProxy: s.TRUST_PROXY ?? null,
+    // DEBUG only ever takes effect in development; test and production never show internals.
+    debug: s.DEBUG && s.NODE_ENV === "development",
+    registration: s.REGISTRATION ?? (production ? "invite" : "open"),
+    smtp:
+      s.SMTP_URL !== undefined && s.MAIL_FROM !== undefined
+        ? { url: s.SMTP_URL, from: s.MAIL_FROM }
+        : null,
+    session: { idleMinutes: s.SESSION_IDLE_MINUTES, absoluteHours: s.SESSION_ABSOLUTE_HOURS },
+    allowInsecureHttp: s.ALLOW_INSECURE_HTTP,
+    logLevel: s.LOG_LEVEL ?? (s.NODE_ENV === "test" ? "silent" : "info"),
+    dataDir,
+    sources: new Map([...raw.sources, ...keys.sources]),
+  };
+  return { config, issues };
+}
+
+/**
+ * The configuration for `serve` and the CLI. Throws `ConfigError` (one line per problem)
+ * when anything is wrong; returns the config and the warnings to print once.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): { config: Config; warnings: ConfigIssue[] } {
+  const { config, issues } = resolveConfig(env, { cwd, createMissingKeys: true });
+  const errors = issues.filter((issue) => issue.severity === "error");
+  if (config === null || errors.length > 0) throw new ConfigError(errors);
+  return { config, warnings: issues.filter((issue) => issue.severity === "warning") };
+}

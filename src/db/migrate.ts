@@ -1,0 +1,59 @@
+/**
+ * Applying the migrations in `migrations/`. Concurrent runs are serialised (a PostgreSQL
+ * advisory lock taken by Kysely's Migrator; SQLite's write lock, see
+ * `Dialect.withMigrationLock`), so many instances may start at once, and a failed migration
+ * is rolled back rather than left half-applied.
+ */
+import { type Kysely, Migrator } from "kysely";
+import { dialectOf } from "./dialect.js";
+import { migrationProvider } from "./migrations/index.js";
+
+/** A migration (or the migrator's own bookkeeping) failed; nothing after it was applied. */
+export class MigrationError extends Error {
+  override name = "MigrationError";
+  /** Name of the migration that failed, or undefined when it failed before any ran. */
+  readonly migration: string | undefined;
+
+  constructor(message: string, migration: string | undefined, cause: unknown) {
+    super(message, { cause });
+    this.migration = migration;
+  }
+}
+
+async function createMigrator<DB>(db: Kysely<DB>): Promise<Migrator> {
+  // Kysely looks for its bookkeeping tables in every schema unless told which one, so a
+  // `kysely_migration` table in another schema of the same database would be mistaken for
+  // ours. Pin it to the schema we actually work in.
+  const migrationTableSchema = await dialectOf(db).migrationTableSchema(db);
+  return new Migrator({ db, provider: migrationProvider, migrationTableSchema });
+}
+
+/**
+ * Applies every pending migration, in name order.
+ *
+ * @returns the names of the migrations applied by this call (empty when already current).
+ * @throws {MigrationError} naming the migration that failed, with the driver error as cause.
+ */
+export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<{ applied: string[] }> {
+  const migrator = await createMigrator(db);
+  return dialectOf(db).withMigrationLock(db, async () => {
+    const { error, results = [] } = await migrator.migrateToLatest();
+    if (error === undefined) return { applied: results.map((result) => result.migrationName) };
+    const failed = results.find((result) => result.status === "Error")?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MigrationError(
+      failed === undefined
+        ? `database migration failed: ${reason}`
+        : `database migration ${failed} failed: ${reason}`,
+      failed,
+      error,
+    );
+  });
+}
+
+/** Names of the migrations not yet applied to `db`, in the order they would run. */
+export async function pendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
+  const migrator = await createMigrator(db);
+  const all = await migrator.getMigrations();
+  return all.filter((info) => info.executedAt === undefined).map((info) => info.name);
+}

@@ -1,0 +1,91 @@
+/**
+ * The PostgreSQL connection pool behind `openDatabase`.
+ */
+import pg, { type CustomTypesConfig, type PoolConfig } from "pg";
+import { checkPostgresSchema, checkPostgresUrl } from "./url.js";
+
+/** Pool size per process; instances multiply it, so keep `max_connections` in mind. */
+export const POSTGRES_POOL_MAX = 10;
+/** How long to wait for a new connection before giving up, in milliseconds. */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
+/** Server-side limit on any one statement, in milliseconds. */
+export const POSTGRES_STATEMENT_TIMEOUT_MS = 30_000;
+/** A transaction left idle this long is ended by the server, releasing its locks (ms). */
+export const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+/** An unused pooled connection is closed after this many milliseconds. */
+export const POSTGRES_IDLE_TIMEOUT_MS = 30_000;
+
+const { builtins, getTypeParser: defaultTypeParser } = pg.types;
+const parsePostgresDate: (value: string) => unknown = defaultTypeParser(
+  builtins.TIMESTAMPTZ,
+  "text",
+);
+
+/** `timestamptz` as the same ISO-8601 UTC string SQLite stores (microseconds are dropped). */
+function parseTimestamptz(value: string): string {
+  const parsed = parsePostgresDate(value);
+  // `infinity` and friends have no ISO form; hand them back untouched rather than throw
+  // inside the driver's row parser.
+  return parsed instanceof Date && !Number.isNaN(parsed.getTime()) ? parsed.toISOString() : value;
+}
+
+/**
+ * Parsers for this pool only: pg's global parsers are shared by every pg user in the process,
+ * so we leave them alone. int8 becomes a number (counts, `audit_events.seq`), which is exact
+ * up to 2^53.
+ */
+const types: CustomTypesConfig = {
+  getTypeParser: (id, format) => {
+    if (format !== "binary" && id === builtins.TIMESTAMPTZ) return parseTimestamptz;
+    if (format !== "binary" && id === builtins.INT8) return Number;
+    return defaultTypeParser(id, format);
+  },
+};
+
+/**
+ * Adds `-c search_path=<schema>` to the libpq `options` startup parameter. It has to be in the
+ * connection string: pg lets connection-string parameters override the config object.
+ */
+function connectionStringFor(url: string, schema: string | undefined): string {
+  if (schema === undefined) return url;
+  checkPostgresSchema(schema);
+  const parsed = checkPostgresUrl(url);
+  const existing = parsed.searchParams.get("options");
+  const searchPath = `-c search_path=${schema}`;
+  parsed.searchParams.set("options", existing ? `${existing} ${searchPath}` : searchPath);
+  return parsed.toString();
+}
+
+/**
+ * Creates (without connecting) a pg pool for `url`, confined to `schema` when given.
+ * `onError` receives errors of connections that broke while idle or between queries; pg
+ * would otherwise raise them as an uncaught exception. The pool drops such connections and
+ * opens new ones on demand, so it recovers by itself once the server is back.
+ *
+ * @throws {DatabaseUrlError} for a malformed URL or schema name.
+ */
+export function createPostgresPool(
+  url: string,
+  schema: string | undefined,
+  onError: (error: Error) => void,
+): pg.Pool {
+  checkPostgresUrl(url);
+  const config: PoolConfig = {
+    connectionString: connectionStringFor(url, schema),
+    max: POSTGRES_POOL_MAX,
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: POSTGRES_IDLE_TIMEOUT_MS,
+    statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    // Notices a dead peer (a failed-over server, a dropped NAT mapping) on idle sockets.
+    keepAlive: true,
+    application_name: "strongroom",
+    types,
+  };
+  const pool = new pg.Pool(config);
+  // Idle clients report through the pool; checked-out clients report on themselves, and an
+  // EventEmitter 'error' with no listener would crash the process.
+  pool.on("error", onError);
+  pool.on("connect", (client) => client.on("error", onError));
+  return pool;
+}

@@ -1,0 +1,30 @@
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance } from "fastify";
+import { h } from "preact";
+import { HomePage } from "./home.pages.js";
+import { renderDocument } from "./render.js";
+
+const STATIC_ROOT = fileURLToPath(new URL("./static/", import.meta.url));
+
+/**
+ * Static assets under `/static/` (no directory listings, no dotfiles; @fastify/static
+ * resolves paths inside the root only, so `..` cannot escape it) and the pages.
+ */
+export async function webRoutes(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyStatic, {
+    root: STATIC_ROOT,
+    prefix: "/static/",
+    index: false,
+    list: false,
+    dotfiles: "deny",
+    decorateReply: false,
+    cacheControl: true,
+    maxAge: "1h",
+  });
+
+  app.get("/", async (_request, reply) => {
+    reply.type("text/html; charset=utf-8");
+    return renderDocument(h(HomePage, {}));
+  });
+}

@@ -1,0 +1,310 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { z } from "zod";
+import type { ZodTypeProvider } from "../src/http/zod.js";
+import type { TestApp } from "./helpers/app.js";
+import { createTestApp } from "./helpers/app.js";
+
+let t: TestApp;
+/** What the echo route received, so tests can prove a refused request changed nothing. */
+const received: unknown[] = [];
+
+before(async () => {
+  t = await createTestApp({
+    routes: (app) => {
+      const routes = app.withTypeProvider<ZodTypeProvider>();
+      routes.post(
+        "/api/v1/test/echo",
+        {
+          schema: {
+            body: z.object({
+              username: z.string().min(4).max(25).regex(/^\w+$/),
+              count: z.number().int().max(10),
+              nested: z.unknown().optional(),
+            }),
+            response: { 200: z.object({ username: z.string() }) },
+          },
+        },
+        async (request) => {
+          received.push(request.body);
+          return { username: request.body.username, password: "never-leaves" } as {
+            username: string;
+          };
+        },
+      );
+      app.get("/api/v1/test/boom", async () => {
+        throw new Error("SELECT secret FROM internals at /srv/app/src/db.ts:12");
+      });
+    },
+  });
+});
+after(async () => {
+  await t.close();
+});
+
+const REQUIRED = {
+  "content-security-policy": /default-src 'self'/,
+  "x-frame-options": /^DENY$/,
+  "x-content-type-options": /^nosniff$/,
+  "referrer-policy": /^no-referrer$/,
+  "permissions-policy": /camera=\(\)/,
+  "cross-origin-opener-policy": /^same-origin$/,
+  "cross-origin-resource-policy": /^same-origin$/,
+  "x-xss-protection": /^0$/,
+  "x-request-id": /^[0-9a-f-]{36}$/,
+};
+
+function assertSecurityHeaders(headers: Record<string, unknown>, label: string): void {
+  for (const [name, pattern] of Object.entries(REQUIRED)) {
+    assert.match(String(headers[name] ?? ""), pattern, `${label}: ${name}`);
+  }
+  assert.equal(headers["x-powered-by"], undefined, `${label}: no X-Powered-By`);
+  assert.equal(headers.server, undefined, `${label}: no Server`);
+  assert.equal(
+    headers["strict-transport-security"],
+    undefined,
+    `${label}: no HSTS over plain http`,
+  );
+}
+
+describe("security headers", () => {
+  it("are on pages, JSON, errors, 404s, 405s and static files alike", async () => {
+    const cases = [
+      { method: "GET", url: "/", headers: { accept: "text/html" } },
+      { method: "GET", url: "/healthz" },
+      { method: "GET", url: "/api/v1/nope" },
+      { method: "GET", url: "/nope", headers: { accept: "text/html" } },
+      { method: "GET", url: "/api/v1/test/boom" },
+      { method: "TRACE", url: "/" },
+      {
+        method: "POST",
+        url: "/api/v1/test/echo",
+        payload: "{bad",
+        headers: { "content-type": "application/json" },
+      },
+      { method: "GET", url: "/static/app.css" },
+    ] as const;
+    for (const request of cases) {
+      const response = await t.app.inject(request);
+      assertSecurityHeaders(
+        response.headers,
+        `${request.method} ${request.url} (${response.statusCode})`,
+      );
+    }
+  });
+
+  it("have a strict CSP with no unsafe sources", async () => {
+    const csp = String((await t.app.inject({ url: "/" })).headers["content-security-policy"]);
+    for (const directive of [
+      "default-src 'self'",
+      "object-src 'none'",
+      "base-uri 'none'",
+      "frame-ancestors 'none'",
+      "form-action 'self'",
+      "script-src 'self'",
+      "style-src 'self'",
+    ]) {
+      assert.ok(csp.includes(directive), directive);
+    }
+    assert.ok(!csp.includes("unsafe-inline") && !csp.includes("unsafe-eval"));
+  });
+
+  it("mark responses no-store unless a route opts in to caching", async () => {
+    assert.equal((await t.app.inject({ url: "/healthz" })).headers["cache-control"], "no-store");
+    assert.equal(
+      (await t.app.inject({ url: "/api/v1/nope" })).headers["cache-control"],
+      "no-store",
+    );
+    assert.match(
+      String((await t.app.inject({ url: "/static/app.css" })).headers["cache-control"]),
+      /max-age/,
+    );
+  });
+
+  it("generate request ids and ignore client-supplied ones", async () => {
+    const response = await t.app.inject({
+      url: "/healthz",
+      headers: { "x-request-id": "forged\nid" },
+    });
+    assert.notEqual(response.headers["x-request-id"], "forged\nid");
+  });
+});
+
+describe("error responses", () => {
+  const problem = (body: string): Record<string, unknown> =>
+    JSON.parse(body) as Record<string, unknown>;
+
+  it("unknown API routes give 404 problem+json", async () => {
+    const response = await t.app.inject({ url: "/api/v1/does-not-exist" });
+    assert.equal(response.statusCode, 404);
+    assert.match(String(response.headers["content-type"]), /^application\/problem\+json/);
+    const body = problem(response.body);
+    assert.equal(body.status, 404);
+    assert.equal(body.title, "Not found");
+    assert.match(String(body.type), /not-found$/);
+  });
+
+  it("HTML routes get a plain error page", async () => {
+    const response = await t.app.inject({ url: "/no-such-page", headers: { accept: "text/html" } });
+    assert.equal(response.statusCode, 404);
+    assert.match(String(response.headers["content-type"]), /^text\/html/);
+    assert.match(response.body, /^<!doctype html>/);
+    assert.match(response.body, /Not found/);
+  });
+
+  it("validation errors list every invalid field, and the handler never runs", async () => {
+    const before = received.length;
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/echo",
+      payload: { username: "a!", count: "many" },
+    });
+    assert.equal(response.statusCode, 400);
+    const body = problem(response.body);
+    assert.match(String(body.type), /validation-failed$/);
+    const errors = body.errors as Array<{ path: string; message: string }>;
+    assert.deepEqual([...new Set(errors.map((e) => e.path))].sort(), [
+      "body.count",
+      "body.username",
+    ]);
+    assert.ok(errors.every((e) => e.message.length > 0));
+    assert.equal(received.length, before);
+  });
+
+  it("responses carry only the fields their schema lists", async () => {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/echo",
+      payload: { username: "alice", count: 1 },
+    });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(JSON.parse(response.body), { username: "alice" });
+  });
+
+  it("malformed JSON gives 400 without quoting the body", async () => {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/echo",
+      payload: '{"username": "hunter2-secret", ',
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(response.statusCode, 400);
+    assert.ok(!response.body.includes("hunter2"));
+    assert.match(String(problem(response.body).type), /bad-request$/);
+  });
+
+  it("an empty JSON body gives 400", async () => {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/echo",
+      payload: "",
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(response.statusCode, 400);
+  });
+
+  it("a wrong content type gives 415", async () => {
+    const before = received.length;
+    for (const type of [
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/json; charset=latin1",
+    ]) {
+      const response = await t.app.inject({
+        method: "POST",
+        url: "/api/v1/test/echo",
+        payload: "username=alice&count=1",
+        headers: { "content-type": type },
+      });
+      assert.equal(response.statusCode, 415, type);
+      assert.match(String(problem(response.body).type), /unsupported-media-type$/);
+    }
+    assert.equal(received.length, before);
+  });
+
+  it("an oversized body gives 413", async () => {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/echo",
+      payload: JSON.stringify({ username: "alice", count: 1, nested: "x".repeat(200 * 1024) }),
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(response.statusCode, 413);
+    assert.match(String(problem(response.body).type), /payload-too-large$/);
+  });
+
+  it("deeply nested JSON gives 400 before parsing", async () => {
+    const deep = `${"[".repeat(10_000)}${"]".repeat(10_000)}`;
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/echo",
+      payload: deep,
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(response.statusCode, 400);
+    assert.match(String(problem(response.body).detail), /nested/);
+  });
+
+  it("prototype-pollution keys are refused", async () => {
+    for (const payload of [
+      '{"username":"alice","count":1,"__proto__":{"admin":true}}',
+      '{"username":"alice","count":1,"constructor":{"prototype":{"admin":true}}}',
+    ]) {
+      const response = await t.app.inject({
+        method: "POST",
+        url: "/api/v1/test/echo",
+        payload,
+        headers: { "content-type": "application/json" },
+      });
+      assert.equal(response.statusCode, 400, payload);
+    }
+    assert.equal(({} as Record<string, unknown>).admin, undefined);
+  });
+
+  it("TRACE and other unsupported methods give 405 with Allow", async () => {
+    for (const method of ["TRACE", "OPTIONS"] as const) {
+      const response = await t.app.inject({ method, url: "/", headers: { cookie: "session=abc" } });
+      assert.equal(response.statusCode, 405, method);
+      assert.match(String(response.headers.allow), /GET/);
+      assert.ok(!response.body.includes("session=abc"));
+    }
+  });
+
+  it("5xx carry a request id and no internals; the log has the details", async () => {
+    const response = await t.app.inject({ url: "/api/v1/test/boom" });
+    assert.equal(response.statusCode, 500);
+    const body = problem(response.body);
+    assert.equal(body.requestId, response.headers["x-request-id"]);
+    for (const leak of ["SELECT", "/srv/app", "db.ts", "internals", "stack"])
+      assert.ok(!response.body.includes(leak), leak);
+    const logged = t.logs.find(
+      (line) => line.includes(String(body.requestId)) && line.includes("SELECT secret"),
+    );
+    assert.ok(logged, "the 5xx is logged with its request id");
+  });
+});
+
+describe("static files", () => {
+  it("serves assets and refuses path traversal", async () => {
+    assert.equal((await t.app.inject({ url: "/static/app.css" })).statusCode, 200);
+    for (const url of [
+      "/static/../package.json",
+      "/static/..%2f..%2fpackage.json",
+      "/static/%2e%2e/%2e%2e/package.json",
+      "/static/..%5c..%5cpackage.json",
+      "/static/....//....//package.json",
+      "/static/%252e%252e/package.json",
+      "/static/.env",
+      "/static/",
+      "/static/../../../../etc/passwd",
+    ]) {
+      const response = await t.app.inject({ url });
+      assert.ok([400, 403, 404].includes(response.statusCode), `${url} → ${response.statusCode}`);
+      assert.ok(
+        !response.body.includes('"name": "strongroom"') && !response.body.includes("root:"),
+        url,
+      );
+    }
+  });
+});
