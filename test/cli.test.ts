@@ -144,4 +144,16 @@ describe("strongroom CLI", () => {
     assert.match(result.stdout, /FAIL {2}redis:/);
     assert.equal(result.code, 1);
   });
+
+  it("doctor passes a reachable Redis", {
+    skip: process.env.TEST_REDIS_URL ? false : "TEST_REDIS_URL not set: Redis check skipped",
+  }, async () => {
+    const result = await runCli(
+      ["doctor"],
+      { NODE_ENV: "development", REDIS_URL: process.env.TEST_REDIS_URL },
+      tempDir(),
+    );
+    assert.match(result.stdout, /PASS {2}redis: reachable/);
+    assert.equal(result.code, 0);
+  });
 });

@@ -61,15 +61,22 @@ describe("the server process", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     server.child.kill("SIGTERM");
     await server.waitFor(/shutting down/);
-    // New connections are refused while the old request is still open.
-    const refused = await new Promise<boolean>((resolve) => {
-      const probe = connect(Number(port), "127.0.0.1");
-      probe.once("connect", () => {
-        probe.destroy();
-        resolve(false);
+    // New connections are refused while the old request is still open. The listener closes
+    // just after the log line, so probe a few times.
+    const tryConnect = (): Promise<boolean> =>
+      new Promise<boolean>((resolve) => {
+        const probe = connect(Number(port), "127.0.0.1");
+        probe.once("connect", () => {
+          probe.destroy();
+          resolve(false);
+        });
+        probe.once("error", () => resolve(true));
       });
-      probe.once("error", () => resolve(true));
-    });
+    let refused = false;
+    for (let attempt = 0; attempt < 50 && !refused; attempt++) {
+      refused = await tryConnect();
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     assert.equal(refused, true, "the listener is closed");
     assert.equal(existsSync(join(cwd, "data", "strongroom.db")), true);
     socket.end(body.slice(10));
