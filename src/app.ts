@@ -1,16 +1,27 @@
 import { readFileSync } from "node:fs";
+import fastifyCookie from "@fastify/cookie";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import Fastify from "fastify";
 import type { Logger } from "pino";
+import { authRoutes } from "./accounts/auth.routes.js";
+import type { AccountsContext } from "./accounts/context.js";
+import { createAccountLimits } from "./accounts/limits.js";
+import { meRoutes } from "./accounts/me.routes.js";
+import { sessionAuthenticator } from "./accounts/session-cookie.js";
+import { verifySessionCsrfToken } from "./accounts/sessions.service.js";
 import type { Config } from "./config/config.js";
 import type { DatabaseHandle } from "./db/database.js";
+import { registerAuthentication } from "./http/authentication.js";
+import { registerCsrfProtection } from "./http/csrf.js";
 import { registerErrorHandling } from "./http/errors.js";
 import { JSON_BODY_LIMIT_BYTES, registerJsonBodyParser } from "./http/json-body.js";
 import { registerMethodGuard } from "./http/method-guard.js";
 import { registerSecurityHeaders } from "./http/security-headers.js";
 import { registerZodCompilers } from "./http/zod.js";
 import { randomId } from "./lib/random.js";
+import type { Mailer } from "./mail/mailer.js";
 import { healthRoutes } from "./ops/health.routes.js";
+import type { ThrottleStore } from "./throttle/throttle.js";
 import { webRoutes } from "./web/web.routes.js";
 
 /** A request must be fully received and answered within this time (slow-loris defence). */
@@ -21,6 +32,11 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export interface AppDependencies {
   database: DatabaseHandle;
   logger: Logger;
+  /** Attempt counters (Redis when REDIS_URL is set, else in-process). */
+  throttle: ThrottleStore;
+  mailer: Mailer;
+  /** The clock; tests inject one to move time. Defaults to the system clock. */
+  now?: () => Date;
 }
 
 /**
@@ -63,9 +79,34 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     isUnavailableError: (error) => deps.database.dialect.isConnectionError(error),
   });
 
+  const now = deps.now ?? (() => new Date());
+  const db = deps.database.db;
+  const accounts: AccountsContext = {
+    config,
+    limits: createAccountLimits(deps.throttle, config),
+    mailer: deps.mailer,
+    logger: deps.logger,
+    now,
+  };
+  await app.register(fastifyCookie, { hook: "onRequest" });
+  registerAuthentication(app, [sessionAuthenticator(db, config, now)]);
+  registerCsrfProtection(app, {
+    publicOrigin: new URL(config.publicUrl).origin,
+    verifyToken: (principal, presented) =>
+      principal.sessionId !== null &&
+      verifySessionCsrfToken(config.secretKey, principal.sessionId, presented),
+  });
+
   await app.register(healthRoutes, {
     pingDatabase: (timeoutMs: number) => deps.database.ping(timeoutMs),
   });
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, { db, ctx: accounts });
+      await api.register(meRoutes, { db, ctx: accounts });
+    },
+    { prefix: "/api/v1" },
+  );
   await app.register(webRoutes);
   return app;
 }

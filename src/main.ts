@@ -7,6 +7,8 @@ import type { DatabaseHandle } from "./db/database.js";
 import { openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import { createLogger } from "./logger.js";
+import { createMailer } from "./mail/mailer.js";
+import { createThrottleStore } from "./throttle/throttle.js";
 
 /** After a shutdown signal, in-flight requests get this long before the process exits anyway. */
 export const SHUTDOWN_GRACE_MS = 10_000;
@@ -35,10 +37,12 @@ export async function startServer(env: NodeJS.ProcessEnv, cwd: string): Promise<
   for (const warning of warnings) logger.warn(`${warning.variable}: ${warning.message}`);
 
   const database = await openDatabase(config.database);
+  const throttle = createThrottleStore({ redisUrl: config.redisUrl, logger });
+  const mailer = createMailer({ smtp: config.smtp, env: config.env, logger });
   try {
     const { applied } = await migrateToLatest(database.db);
     if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
-    const app = await buildApp(config, { database, logger });
+    const app = await buildApp(config, { database, logger, throttle, mailer });
     const scheme = config.tls !== null ? "https" : "http";
     await app.listen({
       port: config.port,
@@ -48,11 +52,11 @@ export async function startServer(env: NodeJS.ProcessEnv, cwd: string): Promise<
     });
     const stop = async (): Promise<void> => {
       await app.close();
-      await database.close();
+      await Promise.all([database.close(), throttle.close(), mailer.close()]);
     };
     return { app, database, config, logger, stop };
   } catch (error) {
-    await database.close();
+    await Promise.all([database.close(), throttle.close(), mailer.close()]);
     throw error;
   }
 }

@@ -8,6 +8,8 @@ import { openDatabase } from "../db/database.js";
 import { pendingMigrations } from "../db/migrate.js";
 import { describeDatabaseTarget } from "../db/url.js";
 import { createLogger } from "../logger.js";
+import { createMailer } from "../mail/mailer.js";
+import { createThrottleStore } from "../throttle/throttle.js";
 
 export type CheckStatus = "pass" | "warn" | "fail";
 
@@ -156,10 +158,11 @@ async function checkDatabaseAndHeaders(config: Config, add: Add): Promise<void> 
       pending.length === 0 ? "up to date" : `${pending.length} pending: run \`strongroom migrate\``,
     );
 
-    const app = await buildApp(config, {
-      database,
-      logger: createLogger({ level: "silent", pretty: false }),
-    });
+    const logger = createLogger({ level: "silent", pretty: false });
+    // Only headers are checked: in-process counters and a log-only mailer are enough.
+    const throttle = createThrottleStore({ redisUrl: null, logger });
+    const mailer = createMailer({ smtp: null, env: config.env, logger });
+    const app = await buildApp(config, { database, logger, throttle, mailer });
     try {
       const response = await app.inject({
         method: "GET",
@@ -171,6 +174,7 @@ async function checkDatabaseAndHeaders(config: Config, add: Add): Promise<void> 
       else add("pass", "headers", "CSP, frame, nosniff, referrer, permissions, COOP/CORP present");
     } finally {
       await app.close();
+      await throttle.close();
     }
   } finally {
     await database.close();

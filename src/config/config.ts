@@ -33,6 +33,21 @@ export interface Config {
   registration: RegistrationMode;
   smtp: { url: string; from: string } | null;
   session: { idleMinutes: number; absoluteHours: number };
+  /** Minimum password length in characters (NIST SP 800-63B-4: 15 for single-factor). */
+  passwordMinLength: number;
+  /** Argon2id cost; never below OWASP's m=19 MiB, t=2, p=1. */
+  argon2: { memoryKiB: number; iterations: number; parallelism: number };
+  /** Failed-login limits (docs/security.md explains the trade-offs). */
+  loginThrottle: {
+    /** Failures allowed per account from one address before that pair is blocked. */
+    perAccountAddress: number;
+    /** Failures allowed per account from all addresses before the account is locked. */
+    perAccount: number;
+    /** Failures allowed per address across all accounts. */
+    perAddress: number;
+    /** How long a block or lockout lasts, and the window failures are counted in. */
+    lockoutMinutes: number;
+  };
   allowInsecureHttp: boolean;
   logLevel: string;
   /** `./data` under the working directory: generated keys and the default SQLite file. */
@@ -152,6 +167,14 @@ const scalarSchema = z.object({
   SESSION_IDLE_MINUTES: integer(1, 24 * 60).default(30),
   SESSION_ABSOLUTE_HOURS: integer(1, 30 * 24).default(12),
   ALLOW_INSECURE_HTTP: flag.default(false),
+  PASSWORD_MIN_LENGTH: integer(8, 1024).default(15),
+  ARGON2_MEMORY_KIB: integer(19_456, 4_194_304).default(19_456),
+  ARGON2_ITERATIONS: integer(2, 100).default(2),
+  ARGON2_PARALLELISM: integer(1, 16).default(1),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS: integer(1, 1000).default(5),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: integer(1, 10_000).default(20),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: integer(1, 100_000).default(100),
+  LOGIN_LOCKOUT_MINUTES: integer(1, 24 * 60).default(15),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
       error: "must be a pino level",
@@ -286,6 +309,18 @@ export function resolveConfig(
         ? { url: s.SMTP_URL, from: s.MAIL_FROM }
         : null,
     session: { idleMinutes: s.SESSION_IDLE_MINUTES, absoluteHours: s.SESSION_ABSOLUTE_HOURS },
+    passwordMinLength: s.PASSWORD_MIN_LENGTH,
+    argon2: {
+      memoryKiB: s.ARGON2_MEMORY_KIB,
+      iterations: s.ARGON2_ITERATIONS,
+      parallelism: s.ARGON2_PARALLELISM,
+    },
+    loginThrottle: {
+      perAccountAddress: s.LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS,
+      perAccount: s.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      perAddress: s.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      lockoutMinutes: s.LOGIN_LOCKOUT_MINUTES,
+    },
     allowInsecureHttp: s.ALLOW_INSECURE_HTTP,
     logLevel: s.LOG_LEVEL ?? (s.NODE_ENV === "test" ? "silent" : "info"),
     dataDir,

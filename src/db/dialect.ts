@@ -25,6 +25,13 @@ export interface Dialect {
    */
   lockForUpdate<Q extends { forUpdate(): Q }>(query: Q): Q;
   /**
+   * Serialises appends to the audit chain until the surrounding transaction ends: each event
+   * hashes the previous one, so two writers must never read the same "last" event. PostgreSQL
+   * takes a transaction-level advisory lock (a row lock cannot lock the end of an empty
+   * table); SQLite needs nothing, its one write transaction at a time already serialises.
+   */
+  lockAuditChain<DB>(trx: Kysely<DB>): Promise<void>;
+  /**
    * The schema the migration bookkeeping tables belong in: PostgreSQL's `current_schema()`
    * (the first existing schema on `search_path`), or `undefined` on SQLite or when
    * `search_path` names no existing schema.
@@ -120,6 +127,7 @@ export const sqliteDialect: Dialect = {
       "SQLITE_FULL",
     ]),
   lockForUpdate: (query) => query,
+  lockAuditChain: async () => {},
   migrationTableSchema: async () => undefined,
   async scrubDeletedData(db) {
     await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
@@ -138,6 +146,9 @@ export const sqliteDialect: Dialect = {
   },
 };
 
+/** The advisory lock id of the audit chain ("SRAUDI" as a number, within 2^53). */
+const AUDIT_CHAIN_LOCK_ID = 0x5352_4155_4449;
+
 /** pg reports SQLSTATE codes (https://www.postgresql.org/docs/current/errcodes-appendix.html). */
 export const postgresDialect: Dialect = {
   name: "postgres",
@@ -147,6 +158,10 @@ export const postgresDialect: Dialect = {
     hasCode(err, POSTGRES_UNAVAILABLE_CODES) ||
     errorMessages(err).some((message) => POSTGRES_UNAVAILABLE_MESSAGES.test(message)),
   lockForUpdate: (query) => query.forUpdate(),
+  async lockAuditChain(trx) {
+    // An arbitrary constant naming "the audit chain" among this database's advisory locks.
+    await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_ID})`.execute(trx);
+  },
   async migrationTableSchema(db) {
     const { rows } = await sql<{
       schema: string | null;

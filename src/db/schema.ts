@@ -41,6 +41,7 @@ export interface UsersTable {
   /** Last accepted TOTP time step, so a code is never accepted twice. */
   totp_last_step: number | null;
   failed_login_count: Generated<number>;
+  failed_logins_before_last_login: Generated<number>;
   locked_until: Timestamp | null;
   last_login_at: Timestamp | null;
   last_login_address: string | null;
@@ -85,6 +86,19 @@ export interface PasswordResetTokensTable {
 }
 
 /** Shared containers of secrets (SPEC §3 Vault). */
+export interface PendingRegistrationsTable {
+  token_hash: string;
+  /** The id the user will get when the registration is confirmed. */
+  user_id: string;
+  username: string;
+  username_key: string;
+  email: string;
+  email_key: string;
+  password_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface VaultsTable {
   id: string;
   slug: string;
@@ -189,6 +203,7 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   sessions: SessionsTable;
   password_reset_tokens: PasswordResetTokensTable;
+  pending_registrations: PendingRegistrationsTable;
   vaults: VaultsTable;
   vault_members: VaultMembersTable;
   secrets: SecretsTable;
@@ -198,3 +213,9 @@ export interface Database {
   shredded_secrets: ShreddedSecretsTable;
   shares: SharesTable;
 }
+
+/**
+ * The database handle services and routes receive (or a transaction: Kysely's `Transaction`
+ * is a `Kysely`). Only repositories and `src/db/` import Kysely itself (lint rule).
+ */
+export type Db = import("kysely").Kysely<Database>;

@@ -12,6 +12,9 @@ import { openDatabase } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { DatabaseTarget } from "../../src/db/url.js";
 import { createLogger } from "../../src/logger.js";
+import type { Mailer, MailMessage } from "../../src/mail/mailer.js";
+import type { ThrottleStore } from "../../src/throttle/throttle.js";
+import { createThrottleStore } from "../../src/throttle/throttle.js";
 
 /** Environment for a test configuration: strong random keys, test mode, a temp SQLite file. */
 export function testEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -31,6 +34,11 @@ export interface TestApp {
   database: DatabaseHandle;
   /** Every log line the app wrote, as raw JSON text. */
   logs: string[];
+  /** Every mail the app sent, in order. */
+  mail: MailMessage[];
+  /** The app's clock: tests move it with `clock.advance(ms)`. */
+  clock: TestClock;
+  throttle: ThrottleStore;
   close(): Promise<void>;
 }
 
@@ -42,6 +50,10 @@ export async function createTestApp(
   options: {
     env?: Record<string, string | undefined>;
     target?: DatabaseTarget;
+    /** A real mailer instead of the capturing one. */
+    mailer?: Mailer;
+    /** Counters in this Redis instead of in memory. */
+    redisUrl?: string;
     /** Extra routes a test needs (registered before the app is ready). */
     routes?: (app: FastifyInstance) => void | Promise<void>;
   } = {},
@@ -60,7 +72,26 @@ export async function createTestApp(
   const logger = createLogger({ level: config.logLevel, pretty: false, destination });
   const database = await openDatabase(config.database);
   await migrateToLatest(database.db);
-  const app = await buildApp(config, { database, logger });
+  const mail: MailMessage[] = [];
+  const mailer: Mailer = options.mailer ?? {
+    send: async (message) => {
+      mail.push(message);
+    },
+    close: async () => {},
+  };
+  const clock = new TestClock();
+  const throttle = createThrottleStore({
+    redisUrl: options.redisUrl ?? null,
+    logger,
+    keyPrefix: `test-${randomBytes(6).toString("hex")}`,
+  });
+  const app = await buildApp(config, {
+    database,
+    logger,
+    throttle,
+    mailer,
+    now: () => clock.now(),
+  });
   if (options.routes !== undefined) await options.routes(app);
   await app.ready();
   return {
@@ -68,9 +99,25 @@ export async function createTestApp(
     config,
     database,
     logs,
+    mail,
+    clock,
+    throttle,
     close: async () => {
       await app.close();
-      await database.close();
+      await Promise.all([database.close(), throttle.close()]);
     },
   };
+}
+
+/** A clock that starts at the real time and moves only when told. */
+export class TestClock {
+  #offsetMs = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.#offsetMs);
+  }
+
+  advance(ms: number): void {
+    this.#offsetMs += ms;
+  }
 }

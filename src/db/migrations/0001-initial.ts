@@ -48,6 +48,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("totp_enabled_at", t.timestamp)
     .addColumn("totp_last_step", "integer")
     .addColumn("failed_login_count", "integer", (c) => c.notNull().defaultTo(0))
+    .addColumn("failed_logins_before_last_login", "integer", (c) => c.notNull().defaultTo(0))
     .addColumn("locked_until", t.timestamp)
     .addColumn("last_login_at", t.timestamp)
     .addColumn("last_login_address", "text")
@@ -85,6 +86,21 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("created_at", t.timestamp, required)
     .addColumn("expires_at", t.timestamp, required)
     .addColumn("used_at", t.timestamp)
+    .execute();
+
+  // Self-service sign-ups wait here until the e-mail link is followed, so that signing up
+  // with an address that already has an account looks exactly like any other sign-up.
+  await db.schema
+    .createTable("pending_registrations")
+    .addColumn("token_hash", "text", key)
+    .addColumn("user_id", "text", required)
+    .addColumn("username", "text", required)
+    .addColumn("username_key", "text", required)
+    .addColumn("email", "text", required)
+    .addColumn("email_key", "text", required)
+    .addColumn("password_hash", "text", required)
+    .addColumn("created_at", t.timestamp, required)
+    .addColumn("expires_at", t.timestamp, required)
     .execute();
 
   await db.schema
@@ -220,6 +236,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     "secrets",
     "vault_members",
     "vaults",
+    "pending_registrations",
     "password_reset_tokens",
     "sessions",
     "recovery_codes",

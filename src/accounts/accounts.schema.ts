@@ -1,0 +1,93 @@
+import { z } from "zod";
+
+/** Usernames: 4–25 of A-Z a-z 0-9 _ (SPEC §3). ASCII only, so look-alike letters cannot pass. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_]{4,25}$/;
+/** E-mail addresses: at most 254 characters (RFC 5321 path limit). */
+export const EMAIL_MAX_LENGTH = 254;
+/** The longest password accepted anywhere (never truncated). */
+export const PASSWORD_MAX_LENGTH = 1024;
+
+export const usernameSchema = z
+  .string()
+  .regex(USERNAME_PATTERN, { error: "must be 4–25 characters of A–Z, a–z, 0–9 and _" });
+
+export const emailSchema = z
+  .string()
+  .max(EMAIL_MAX_LENGTH, { error: `must be at most ${EMAIL_MAX_LENGTH} characters` })
+  .pipe(z.email({ error: "must be an e-mail address" }));
+
+/** A password as received; the policy (length, common, context) is checked by the service. */
+export const passwordSchema = z
+  .string()
+  .min(1, { error: "is required" })
+  .max(PASSWORD_MAX_LENGTH, { error: `must be at most ${PASSWORD_MAX_LENGTH} characters` });
+
+/** Case-insensitive key for usernames: `Alice` and `alice` are the same account. */
+export function usernameKey(username: string): string {
+  return username.toLowerCase();
+}
+
+/**
+ * Comparison key for e-mail addresses: trimmed, Unicode-normalised and lower-cased as a whole.
+ * (Local parts are case-sensitive in theory, never in practice; treating them so prevents
+ * duplicate accounts for one mailbox.)
+ */
+export function emailKey(email: string): string {
+  return email.trim().normalize("NFC").toLowerCase();
+}
+
+export const registerBody = z.strictObject({
+  username: usernameSchema,
+  email: emailSchema,
+  password: passwordSchema,
+});
+export const confirmRegistrationBody = z.strictObject({ token: z.string().min(1).max(128) });
+export const loginBody = z.strictObject({
+  username: z.string().min(1).max(EMAIL_MAX_LENGTH),
+  password: passwordSchema,
+  totp: z.string().max(64).optional(),
+});
+export const passwordResetBody = z.strictObject({ email: z.string().min(1).max(EMAIL_MAX_LENGTH) });
+export const passwordResetConfirmBody = z.strictObject({
+  token: z.string().min(1).max(128),
+  password: passwordSchema,
+});
+export const changePasswordBody = z.strictObject({
+  currentPassword: passwordSchema,
+  newPassword: passwordSchema,
+});
+export const updateMeBody = z.strictObject({ email: emailSchema });
+export const totpConfirmBody = z.strictObject({ code: z.string().min(1).max(16) });
+export const totpDisableBody = z.strictObject({ password: passwordSchema });
+export const sessionIdParams = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{64}$/, { error: "is not a session id" }),
+});
+
+/** A user as the API shows it to anyone allowed to see the user. */
+export const userResponse = z.object({
+  id: z.string(),
+  username: z.string(),
+  email: z.string(),
+  role: z.enum(["admin", "auditor", "member"]),
+  disabled: z.boolean(),
+  mfaEnabled: z.boolean(),
+  createdAt: z.string(),
+});
+
+/** The signed-in user's own profile: adds what only they should see. */
+export const meResponse = userResponse.extend({
+  lastLoginAt: z.string().nullable(),
+  lastLoginAddress: z.string().nullable(),
+  failedLoginsBeforeLastLogin: z.number(),
+  failedLoginsSinceLastLogin: z.number(),
+});
+
+export const sessionResponse = z.object({
+  id: z.string(),
+  createdAt: z.string(),
+  lastSeenAt: z.string(),
+  expiresAt: z.string(),
+  address: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  current: z.boolean(),
+});

@@ -1,0 +1,43 @@
+import { AppError } from "../lib/errors.js";
+
+/** The one answer for every wrong credential: unknown user, wrong password, disabled account. */
+export function invalidCredentials(): AppError {
+  return new AppError("invalid-credentials", 401, "Not authenticated", {
+    detail: "The username or password is wrong.",
+  });
+}
+
+/** The password was right and a second factor is needed (or the one given was wrong). */
+export function mfaRequired(): AppError {
+  return new AppError("mfa-required", 401, "Two-factor code required", {
+    detail: "Send a current code from your authenticator app, or a recovery code, as `totp`.",
+  });
+}
+
+/** Throttled: `Retry-After` says when to try again. */
+export function tooManyAttempts(retryAfterSeconds: number): AppError {
+  return new AppError("too-many-requests", 429, "Too many requests", {
+    detail: "Too many attempts. Try again later.",
+    headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+  });
+}
+
+/** A reset or registration link that is unknown, used or expired: one answer for all three. */
+export function invalidLink(): AppError {
+  return new AppError("invalid-token", 400, "Invalid or expired link", {
+    detail: "This link is invalid, used or expired. Request a new one.",
+  });
+}
+
+export function registrationClosed(): AppError {
+  return new AppError("registration-closed", 403, "Registration is closed", {
+    detail: "Ask an administrator to create your account.",
+  });
+}
+
+export function mailUnavailable(): AppError {
+  return new AppError("mail-unavailable", 503, "Mail is not configured", {
+    detail:
+      "This server cannot send e-mail (no SMTP_URL), so password reset is unavailable. Ask an administrator.",
+  });
+}

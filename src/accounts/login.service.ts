@@ -1,0 +1,126 @@
+import { recordAuditEvent } from "../audit/audit.service.js";
+import { burnVerification, hashPassword, verifyPassword } from "../crypto/passwords.js";
+import type { Db } from "../db/schema.js";
+import { emailKey } from "./accounts.schema.js";
+import type { AccountsContext, RequestOrigin } from "./context.js";
+import { invalidCredentials, mfaRequired, tooManyAttempts } from "./errors.js";
+import { verifySecondFactor } from "./second-factor.service.js";
+import type { SessionRow } from "./sessions.repository.js";
+import { createSession } from "./sessions.service.js";
+import type { UserRow } from "./users.repository.js";
+import {
+  findUserById,
+  findUserByLoginKey,
+  incrementFailedLogins,
+  updateUser,
+} from "./users.repository.js";
+
+export interface LoginInput {
+  /** Username or e-mail address. */
+  username: string;
+  password: string;
+  totp?: string | undefined;
+}
+
+/**
+ * Signs a user in and starts a session. Every wrong credential — unknown user, wrong
+ * password, disabled account — gets the same 401 after the same work (a dummy Argon2id
+ * verification stands in for a missing user). Throttled attempts are refused before the
+ * password is checked. Throws `mfa-required` when a second factor is needed or was wrong.
+ */
+export async function login(
+  db: Db,
+  ctx: AccountsContext,
+  input: LoginInput,
+  origin: RequestOrigin,
+): Promise<{ user: UserRow; token: string; session: SessionRow }> {
+  const now = ctx.now();
+  const found = await findUserByLoginKey(db, emailKey(input.username));
+  const accountKey = found?.id ?? `unknown:${emailKey(input.username)}`;
+  const audit = (
+    action: string,
+    outcome: "success" | "failure" | "denied",
+    details?: Record<string, string>,
+  ): Promise<void> =>
+    recordAuditEvent(
+      db,
+      {
+        actorId: found?.id ?? null,
+        actorName: found?.username ?? input.username.slice(0, 254),
+        action,
+        target: found?.username ?? null,
+        address: origin.address,
+        outcome,
+        ...(details ? { details } : {}),
+      },
+      now,
+    );
+
+  const wait = await ctx.limits.login.check(accountKey, origin.address);
+  if (wait !== null) {
+    await audit("login.throttled", "denied");
+    throw tooManyAttempts(wait);
+  }
+
+  let passwordOk = false;
+  let needsRehash = false;
+  if (found === null) {
+    await burnVerification(input.password, ctx.config.argon2);
+  } else {
+    ({ ok: passwordOk, needsRehash } = await verifyPassword(
+      found.password_hash,
+      input.password,
+      ctx.config.argon2,
+    ));
+  }
+  if (found === null || !passwordOk || found.disabled_at !== null) {
+    const blockedFor = await ctx.limits.login.fail(accountKey, origin.address);
+    if (found !== null) await incrementFailedLogins(db, found.id);
+    await audit(
+      "login.failure",
+      "failure",
+      found?.disabled_at ? { reason: "disabled" } : undefined,
+    );
+    if (blockedFor !== null) await audit("login.lockout", "denied");
+    throw invalidCredentials();
+  }
+
+  let secondFactor: "totp" | "recovery" | null = null;
+  if (found.totp_enabled_at !== null) {
+    if (input.totp === undefined || input.totp === "") throw mfaRequired();
+    const allowed = await ctx.limits.totpPerUser.consume(found.id);
+    if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
+    secondFactor = await verifySecondFactor(db, ctx, found, input.totp);
+    if (secondFactor === null) {
+      await ctx.limits.login.fail(accountKey, origin.address);
+      await incrementFailedLogins(db, found.id);
+      await audit("login.mfa-failure", "failure");
+      throw mfaRequired();
+    }
+    await ctx.limits.totpPerUser.reset(found.id);
+  }
+
+  await ctx.limits.login.succeed(accountKey, origin.address);
+  const fresh = (await findUserById(db, found.id)) ?? found;
+  await updateUser(db, found.id, {
+    last_login_at: now.toISOString(),
+    last_login_address: origin.address,
+    failed_logins_before_last_login: fresh.failed_login_count,
+    failed_login_count: 0,
+    updated_at: now.toISOString(),
+    // Transparent upgrade: legacy (bcrypt, Werkzeug) or outdated Argon2 parameters.
+    ...(needsRehash
+      ? { password_hash: await hashPassword(input.password, ctx.config.argon2) }
+      : {}),
+  });
+  const { token, session } = await createSession(db, ctx.config, {
+    userId: found.id,
+    origin,
+    now,
+    mfaVerified: secondFactor !== null,
+  });
+  await audit("login.success", "success", secondFactor !== null ? { secondFactor } : undefined);
+  if (needsRehash) ctx.logger.info({ userId: found.id }, "password hash upgraded");
+  const user = (await findUserById(db, found.id)) ?? found;
+  return { user, token, session };
+}

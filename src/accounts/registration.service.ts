@@ -1,0 +1,251 @@
+import { recordAuditEvent } from "../audit/audit.service.js";
+import { hashPassword } from "../crypto/passwords.js";
+import { generateToken, hashToken } from "../crypto/tokens.js";
+import { dialectOf } from "../db/dialect.js";
+import type { Database, Db } from "../db/schema.js";
+import { type AppError, conflict } from "../lib/errors.js";
+import { randomId } from "../lib/random.js";
+import { emailKey, usernameKey } from "./accounts.schema.js";
+import type { AccountsContext, RequestOrigin } from "./context.js";
+import { addMinutes } from "./context.js";
+import { invalidLink, mailUnavailable, registrationClosed, tooManyAttempts } from "./errors.js";
+import { assertAcceptablePassword } from "./passwords.service.js";
+import type { UserRow } from "./users.repository.js";
+import {
+  findUserByEmailKey,
+  findUserByUsernameKey,
+  insertPendingRegistration,
+  insertUser,
+  takePendingRegistration,
+} from "./users.repository.js";
+
+/** How long a sign-up link stays valid. */
+export const REGISTRATION_LINK_MINUTES = 24 * 60;
+
+export interface Registration {
+  username: string;
+  email: string;
+  password: string;
+}
+
+/** What a sign-up answers: the same shape whether or not the e-mail already had an account. */
+export interface PendingUser {
+  id: string;
+  username: string;
+  email: string;
+  role: "member";
+  disabled: false;
+  mfaEnabled: false;
+  createdAt: string;
+}
+
+function usernameTaken(): AppError {
+  return conflict("That username is taken.");
+}
+
+/**
+ * Self-service sign-up (REGISTRATION=open). The account is created only when the link mailed
+ * to the address is followed, so signing up with an address that already has an account
+ * answers and costs exactly the same as any other sign-up; the owner of that address gets a
+ * notice instead of a link. Usernames are not secret (they are shown to vault members), so a
+ * taken username is a plain 409.
+ */
+export async function registerUser(
+  db: Db,
+  ctx: AccountsContext,
+  input: Registration,
+  origin: RequestOrigin,
+): Promise<PendingUser> {
+  if (ctx.config.registration !== "open") throw registrationClosed();
+  if (ctx.config.env === "production" && ctx.config.smtp === null) throw mailUnavailable();
+  const throttled = await ctx.limits.registerPerAddress.consume(origin.address);
+  if (!throttled.allowed) throw tooManyAttempts(throttled.retryAfterSeconds);
+
+  assertAcceptablePassword(
+    ctx.config,
+    input.password,
+    { username: input.username, email: input.email },
+    "body.password",
+  );
+  if ((await findUserByUsernameKey(db, usernameKey(input.username))) !== null)
+    throw usernameTaken();
+
+  const now = ctx.now();
+  const passwordHash = await hashPassword(input.password, ctx.config.argon2);
+  const existing = await findUserByEmailKey(db, emailKey(input.email));
+  const pending: PendingUser = {
+    id: randomId(),
+    username: input.username,
+    email: input.email,
+    role: "member",
+    disabled: false,
+    mfaEnabled: false,
+    createdAt: now.toISOString(),
+  };
+  const token = generateToken();
+  if (existing === null) {
+    await insertPendingRegistration(db, {
+      token_hash: hashToken(token),
+      user_id: pending.id,
+      username: input.username,
+      username_key: usernameKey(input.username),
+      email: input.email,
+      email_key: emailKey(input.email),
+      password_hash: passwordHash,
+      created_at: pending.createdAt,
+      expires_at: addMinutes(now, REGISTRATION_LINK_MINUTES),
+    });
+  }
+  await recordAuditEvent(
+    db,
+    {
+      actorId: null,
+      actorName: input.username,
+      action: "account.register",
+      target: input.username,
+      address: origin.address,
+      outcome: existing === null ? "success" : "denied",
+      ...(existing === null ? {} : { details: { reason: "email-in-use" } }),
+    },
+    now,
+  );
+
+  const message =
+    existing === null
+      ? {
+          to: input.email,
+          subject: "Confirm your Strongroom account",
+          text: `Someone (hopefully you) signed up as ${input.username}.\n\nConfirm within 24 hours:\n${ctx.config.publicUrl}/register/confirm?token=${token}\n\nIf it was not you, ignore this message.`,
+        }
+      : {
+          to: existing.email,
+          subject: "Sign-up attempt with your address",
+          text: `Someone tried to create a Strongroom account with this e-mail address, which already has one (${existing.username}).\n\nIf it was you, sign in or reset your password at ${ctx.config.publicUrl}/login. Otherwise, no action is needed.`,
+        };
+  // Sent after answering, so the response time does not depend on which message is sent.
+  setImmediate(() => {
+    ctx.mailer
+      .send(message)
+      .catch((error: unknown) => ctx.logger.error({ err: error }, "sign-up mail failed"));
+  });
+  return pending;
+}
+
+/**
+ * Follows a sign-up link: creates the account from the pending registration. A link that is
+ * unknown, used or expired gets one answer; a username or e-mail taken meanwhile is a 409.
+ */
+export async function confirmRegistration(
+  db: Db,
+  ctx: AccountsContext,
+  token: string,
+  origin: RequestOrigin,
+): Promise<UserRow> {
+  const now = ctx.now();
+  return db.transaction().execute(async (trx) => {
+    const pending = await takePendingRegistration(trx, hashToken(token));
+    if (pending === null || pending.expires_at <= now.toISOString()) throw invalidLink();
+    const user: UserRow = {
+      id: pending.user_id,
+      username: pending.username,
+      username_key: pending.username_key,
+      email: pending.email,
+      email_key: pending.email_key,
+      password_hash: pending.password_hash,
+      role: "member",
+      disabled_at: null,
+      totp_secret: null,
+      totp_enabled_at: null,
+      totp_last_step: null,
+      failed_login_count: 0,
+      failed_logins_before_last_login: 0,
+      locked_until: null,
+      last_login_at: null,
+      last_login_address: null,
+      created_at: now.toISOString(),
+      updated_at: now.toISOString(),
+    };
+    try {
+      await insertUser(trx, user);
+    } catch (error) {
+      if (dialectOf<Database>(trx).isUniqueViolation(error))
+        throw conflict("That username or e-mail address was registered meanwhile.");
+      throw error;
+    }
+    await recordAuditEvent(
+      trx,
+      {
+        actorId: user.id,
+        actorName: user.username,
+        action: "account.confirm",
+        target: user.username,
+        address: origin.address,
+        outcome: "success",
+      },
+      now,
+    );
+    return user;
+  });
+}
+
+/**
+ * Creates an active account directly (CLI bootstrap, administrators). The password policy
+ * applies; a duplicate username or e-mail is a 409.
+ */
+export async function createUser(
+  db: Db,
+  ctx: Pick<AccountsContext, "config" | "now">,
+  input: Registration & { role: UserRow["role"] },
+  actor: { id: string | null; name: string; address: string | null },
+): Promise<UserRow> {
+  assertAcceptablePassword(
+    ctx.config,
+    input.password,
+    { username: input.username, email: input.email },
+    "password",
+  );
+  const now = ctx.now().toISOString();
+  const user: UserRow = {
+    id: randomId(),
+    username: input.username,
+    username_key: usernameKey(input.username),
+    email: input.email,
+    email_key: emailKey(input.email),
+    password_hash: await hashPassword(input.password, ctx.config.argon2),
+    role: input.role,
+    disabled_at: null,
+    totp_secret: null,
+    totp_enabled_at: null,
+    totp_last_step: null,
+    failed_login_count: 0,
+    failed_logins_before_last_login: 0,
+    locked_until: null,
+    last_login_at: null,
+    last_login_address: null,
+    created_at: now,
+    updated_at: now,
+  };
+  try {
+    await db.transaction().execute(async (trx) => {
+      await insertUser(trx, user);
+      await recordAuditEvent(
+        trx,
+        {
+          actorId: actor.id,
+          actorName: actor.name,
+          action: "user.create",
+          target: user.username,
+          address: actor.address,
+          outcome: "success",
+          details: { role: user.role },
+        },
+        ctx.now(),
+      );
+    });
+  } catch (error) {
+    if (dialectOf<Database>(db).isUniqueViolation(error))
+      throw conflict("A user with that username or e-mail address already exists.");
+    throw error;
+  }
+  return user;
+}

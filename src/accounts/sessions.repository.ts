@@ -1,0 +1,80 @@
+import type { Kysely, Selectable } from "kysely";
+import type { Database, SessionsTable } from "../db/schema.js";
+
+export type SessionRow = Selectable<SessionsTable>;
+
+export async function insertSession(db: Kysely<Database>, row: SessionRow): Promise<void> {
+  await db.insertInto("sessions").values(row).execute();
+}
+
+export async function findSession(db: Kysely<Database>, id: string): Promise<SessionRow | null> {
+  return (
+    (await db.selectFrom("sessions").selectAll().where("id", "=", id).executeTakeFirst()) ?? null
+  );
+}
+
+export async function touchSession(
+  db: Kysely<Database>,
+  id: string,
+  lastSeenAt: string,
+  idleExpiresAt: string,
+): Promise<void> {
+  await db
+    .updateTable("sessions")
+    .set({ last_seen_at: lastSeenAt, idle_expires_at: idleExpiresAt })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function listUserSessions(
+  db: Kysely<Database>,
+  userId: string,
+  now: string,
+): Promise<SessionRow[]> {
+  return db
+    .selectFrom("sessions")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .where("expires_at", ">", now)
+    .where("idle_expires_at", ">", now)
+    .orderBy("last_seen_at", "desc")
+    .execute();
+}
+
+export async function deleteSession(db: Kysely<Database>, id: string): Promise<void> {
+  await db.deleteFrom("sessions").where("id", "=", id).execute();
+}
+
+/** Deletes one session of a user; false when the user has no such session. */
+export async function deleteUserSession(
+  db: Kysely<Database>,
+  userId: string,
+  id: string,
+): Promise<boolean> {
+  const result = await db
+    .deleteFrom("sessions")
+    .where("user_id", "=", userId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Deletes every session of a user except `keepId` (null: all of them). */
+export async function deleteUserSessions(
+  db: Kysely<Database>,
+  userId: string,
+  keepId: string | null,
+): Promise<number> {
+  let query = db.deleteFrom("sessions").where("user_id", "=", userId);
+  if (keepId !== null) query = query.where("id", "!=", keepId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Removes sessions past either timeout (housekeeping). */
+export async function deleteExpiredSessions(db: Kysely<Database>, now: string): Promise<void> {
+  await db
+    .deleteFrom("sessions")
+    .where((eb) => eb.or([eb("expires_at", "<=", now), eb("idle_expires_at", "<=", now)]))
+    .execute();
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { unauthenticated } from "../lib/errors.js";
+
+/** Who is making a request, as every authorization decision sees it. */
+export interface Principal {
+  /** How the caller proved who they are: a browser session cookie or a bearer API token. */
+  kind: "session" | "token";
+  userId: string;
+  username: string;
+  role: "admin" | "auditor" | "member";
+  /** The session's id (the hash of its cookie token) when `kind` is "session". */
+  sessionId: string | null;
+  /** The API token's id when `kind` is "token". */
+  tokenId: string | null;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated caller, or null. Set before any route handler runs. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /**
+     * CSRF protection of an unsafe route: "token" (default: session callers must send the
+     * token), or "origin-only" for the few routes a caller reaches before having a session
+     * (login, registration, password reset) — they still get the Origin check.
+     */
+    csrf?: "token" | "origin-only";
+  }
+}
+
+/** Finds the caller from a request (cookie, bearer header); null when it does not apply. */
+export type Authenticator = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<Principal | null>;
+
+/**
+ * Runs the authenticators the capabilities provide, in order, for every request; the first
+ * that recognises the caller wins. Capabilities hand these in through `app.ts`, so this
+ * plugin depends on none of them.
+ */
+export function registerAuthentication(
+  app: FastifyInstance,
+  authenticators: readonly Authenticator[],
+): void {
+  app.decorateRequest("principal", null);
+  app.addHook("onRequest", async (request, reply) => {
+    for (const authenticate of authenticators) {
+      const principal = await authenticate(request, reply);
+      if (principal !== null) {
+        request.principal = principal;
+        return;
+      }
+    }
+  });
+}
+
+/** The caller, or a 401 when the request is not authenticated. */
+export function requirePrincipal(request: FastifyRequest): Principal {
+  if (request.principal === null) throw unauthenticated();
+  return request.principal;
+}
+
+/** The caller when it is a browser session, or a 401 (for routes that only make sense there). */
+export function requireSession(request: FastifyRequest): Principal & { sessionId: string } {
+  const principal = requirePrincipal(request);
+  if (principal.kind !== "session" || principal.sessionId === null) {
+    throw unauthenticated("This endpoint needs a signed-in browser session.");
+  }
+  return principal as Principal & { sessionId: string };
+}

@@ -1,0 +1,65 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { AppError } from "../lib/errors.js";
+import type { Principal } from "./authentication.js";
+
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** The header API clients send the token in; HTML forms send a `_csrf` field instead. */
+export const CSRF_HEADER = "x-csrf-token";
+export const CSRF_FORM_FIELD = "_csrf";
+
+export interface CsrfOptions {
+  /** The public origin (scheme://host[:port]) browsers reach us at. */
+  publicOrigin: string;
+  /** Checks a presented token against the caller's session, in constant time. */
+  verifyToken: (principal: Principal, presented: string) => boolean;
+}
+
+function csrfRefused(detail: string): AppError {
+  return new AppError("csrf-failed", 403, "Forbidden", { detail });
+}
+
+/** Origins a browser request may come from: the public URL's, or the one it was sent to. */
+function isSameOrigin(request: FastifyRequest, origin: string, publicOrigin: string): boolean {
+  return origin === publicOrigin || origin === `${request.protocol}://${request.host}`;
+}
+
+function presentedToken(request: FastifyRequest): string | null {
+  const header = request.headers[CSRF_HEADER];
+  if (typeof header === "string" && header !== "") return header;
+  const body = request.body as Record<string, unknown> | null | undefined;
+  const field = body !== null && typeof body === "object" ? body[CSRF_FORM_FIELD] : undefined;
+  return typeof field === "string" && field !== "" ? field : null;
+}
+
+/**
+ * Cross-site request forgery defence for every unsafe method, in two layers:
+ * 1. Fetch metadata and Origin: a browser request marked `Sec-Fetch-Site: cross-site` or
+ *    `same-site`, or with an `Origin` that is not ours, is refused (also on login, against
+ *    login CSRF). Bearer-token requests are exempt: a browser never attaches them by itself.
+ * 2. A synchronizer token bound to the session (a MAC under SECRET_KEY), required whenever
+ *    the caller is authenticated by the session cookie; missing or wrong → 403.
+ * Runs after body parsing (forms carry the token in a field), before validation.
+ */
+export function registerCsrfProtection(app: FastifyInstance, options: CsrfOptions): void {
+  app.addHook("preValidation", async (request) => {
+    if (!UNSAFE_METHODS.has(request.method)) return;
+    if (request.principal?.kind === "token") return;
+
+    const fetchSite = request.headers["sec-fetch-site"];
+    if (fetchSite === "cross-site" || fetchSite === "same-site") {
+      throw csrfRefused("Cross-site requests are not accepted.");
+    }
+    const origin = request.headers.origin;
+    if (origin !== undefined && !isSameOrigin(request, origin, options.publicOrigin)) {
+      throw csrfRefused("The request's origin is not allowed.");
+    }
+
+    if (request.principal?.kind !== "session") return;
+    if (request.routeOptions.config.csrf === "origin-only") return;
+    const token = presentedToken(request);
+    if (token === null) throw csrfRefused("The CSRF token is missing.");
+    if (!options.verifyToken(request.principal, token))
+      throw csrfRefused("The CSRF token is wrong.");
+  });
+}
