@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseMasterKeys, parseSecretKey } from "../src/config/keys.js";
-import { runCli } from "./helpers/process.js";
+import { runCli, startCli } from "./helpers/process.js";
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), "strongroom-cli-"));
 const strongKey = (): string => randomBytes(32).toString("base64");
@@ -155,5 +155,126 @@ describe("strongroom CLI", () => {
     );
     assert.match(result.stdout, /PASS {2}redis: reachable/);
     assert.equal(result.code, 0);
+  });
+});
+
+describe("strongroom users", () => {
+  const env = { NODE_ENV: "development" };
+  const password = "violet-lantern-orbit-29-quartz";
+
+  it("creates an admin from stdin, who can then sign in; doctor stops asking for one", async () => {
+    const cwd = tempDir();
+    assert.equal((await runCli(["migrate"], env, cwd)).code, 0);
+    const before = await runCli(["doctor"], env, cwd);
+    assert.match(
+      before.stdout,
+      /WARN {2}administrators: none yet: create one with `strongroom users create/,
+    );
+    const created = await runCli(
+      [
+        "users",
+        "create",
+        "root_admin",
+        "--email",
+        "root@example.test",
+        "--role",
+        "admin",
+        "--password-stdin",
+      ],
+      env,
+      cwd,
+      `${password}\n`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /created root_admin \(admin\)/);
+    assert.ok(!created.stdout.includes(password) && !created.stderr.includes(password));
+    const after = await runCli(["doctor"], env, cwd);
+    assert.match(after.stdout, /PASS {2}administrators: 1 enabled/);
+    const server = startCli(["serve"], { ...env, PORT: "0" }, cwd);
+    try {
+      const [, url] = await server.waitFor(/serving at (http:\/\/127\.0\.0\.1:\d+)/);
+      const response = await fetch(`${url}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "root_admin", password }),
+      });
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { user: { role: string } }).user.role, "admin");
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+    const duplicate = await runCli(
+      ["users", "create", "ROOT_ADMIN", "--email", "other@example.test", "--password-stdin"],
+      env,
+      cwd,
+      `${password}\n`,
+    );
+    assert.equal(duplicate.code, 1);
+    assert.match(duplicate.stderr, /already exists/);
+  });
+
+  it("refuses bad input with one clear line and creates nothing", async () => {
+    const cwd = tempDir();
+    const cases: Array<[string[], string, RegExp]> = [
+      [
+        ["users", "create", "ab", "--email", "a@example.test", "--password-stdin"],
+        password,
+        /username/,
+      ],
+      [["users", "create", "good_name", "--email", "nope", "--password-stdin"], password, /email/],
+      [
+        [
+          "users",
+          "create",
+          "good_name",
+          "--email",
+          "g@example.test",
+          "--role",
+          "root",
+          "--password-stdin",
+        ],
+        password,
+        /role/,
+      ],
+      [
+        ["users", "create", "good_name", "--email", "g@example.test", "--password-stdin"],
+        "short",
+        /password/,
+      ],
+      [
+        ["users", "create", "good_name", "--email", "g@example.test", "--password-stdin"],
+        "",
+        /empty/,
+      ],
+    ];
+    for (const [args, stdin, pattern] of cases) {
+      const result = await runCli(args, env, cwd, `${stdin}\n`);
+      assert.equal(result.code, 1, args.join(" "));
+      assert.match(result.stderr, pattern);
+      assert.ok(!/\n\s+at /.test(result.stderr));
+      if (stdin.length > 0) assert.ok(!result.stderr.includes(stdin), "never echoes the password");
+    }
+    assert.equal((await runCli(["migrate"], env, cwd)).code, 0);
+    const doctor = await runCli(["doctor"], env, cwd);
+    assert.match(doctor.stdout, /administrators: none yet/);
+  });
+
+  it("disable and reset-mfa work, and name unknown users clearly", async () => {
+    const cwd = tempDir();
+    await runCli(
+      ["users", "create", "to_disable", "--email", "d@example.test", "--password-stdin"],
+      env,
+      cwd,
+      `${password}\n`,
+    );
+    const disabled = await runCli(["users", "disable", "to_disable"], env, cwd);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.match(disabled.stdout, /disabled to_disable/);
+    const reset = await runCli(["users", "reset-mfa", "to_disable"], env, cwd);
+    assert.equal(reset.code, 0);
+    const unknown = await runCli(["users", "disable", "nobody_here"], env, cwd);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no such user/);
   });
 });

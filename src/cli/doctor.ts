@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { Redis } from "ioredis";
+import { countAdministrators } from "../accounts/admin-actions.service.js";
 import { buildApp } from "../app.js";
 import type { Config } from "../config/config.js";
 import { resolveConfig } from "../config/config.js";
@@ -157,6 +158,19 @@ async function checkDatabaseAndHeaders(config: Config, add: Add): Promise<void> 
       "migrations",
       pending.length === 0 ? "up to date" : `${pending.length} pending: run \`strongroom migrate\``,
     );
+
+    if (pending.length === 0) {
+      const admins = await countAdministrators(database.db);
+      if (admins > 0) add("pass", "administrators", `${admins} enabled`);
+      else
+        add(
+          "warn",
+          "administrators",
+          "none yet: create one with `strongroom users create NAME --email E --role admin`",
+        );
+    } else {
+      add("warn", "administrators", "unknown until the database is migrated");
+    }
 
     const logger = createLogger({ level: "silent", pretty: false });
     // Only headers are checked: in-process counters and a log-only mailer are enough.

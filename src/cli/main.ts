@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { registerDoctorCommand } from "./doctor.commands.js";
 import { registerKeysCommands } from "./keys.commands.js";
 import { registerServerCommands } from "./server.commands.js";
+import { registerUsersCommands } from "./users.commands.js";
 
 const program = new Command()
   .name("strongroom")
@@ -13,6 +14,7 @@ const program = new Command()
 
 registerServerCommands(program);
 registerKeysCommands(program);
+registerUsersCommands(program);
 registerDoctorCommand(program);
 
 await program.parseAsync(process.argv);

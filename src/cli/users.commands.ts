@@ -1,0 +1,147 @@
+import { createInterface } from "node:readline";
+import type { Command } from "commander";
+import { z } from "zod";
+import { emailSchema, usernameSchema } from "../accounts/accounts.schema.js";
+import { disableUser, resetUserMfa } from "../accounts/admin-actions.service.js";
+import { createUser } from "../accounts/registration.service.js";
+import { loadConfig } from "../config/config.js";
+import type { DatabaseHandle } from "../db/database.js";
+import { openDatabase } from "../db/database.js";
+import { migrateToLatest } from "../db/migrate.js";
+import { AppError } from "../lib/errors.js";
+import { EXIT, reportAndExit } from "./errors.js";
+
+const CLI_ACTOR = { id: null, name: "cli", address: null };
+
+async function withDatabase<T>(
+  work: (database: DatabaseHandle, config: ReturnType<typeof loadConfig>["config"]) => Promise<T>,
+): Promise<T> {
+  const { config } = loadConfig(process.env, process.cwd());
+  const database = await openDatabase(config.database);
+  try {
+    await migrateToLatest(database.db);
+    return await work(database, config);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Reads one line from stdin (piped), without echo when stdin is a terminal. */
+export async function readPassword(prompt: string, fromStdin: boolean): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks)
+      .toString("utf8")
+      .replace(/\r?\n$/, "");
+  }
+  const ask = (question: string): Promise<string> =>
+    new Promise((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      // Echo nothing of what is typed (the prompt itself is written before muting).
+      process.stderr.write(question);
+      (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {};
+      rl.question("", (answer) => {
+        rl.close();
+        process.stderr.write("\n");
+        resolve(answer);
+      });
+    });
+  const first = await ask(prompt);
+  const second = await ask("Repeat it: ");
+  if (first !== second) throw new Error("the two passwords differ");
+  return first;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`strongroom: users: ${message}\n`);
+  process.exit(EXIT.failure);
+}
+
+function explain(error: unknown, action: string): never {
+  if (error instanceof AppError) {
+    const fields = error.errors?.map((e) => `${e.path}: ${e.message}`).join("; ");
+    fail(`${action}: ${fields ?? error.detail ?? error.title}`);
+  }
+  reportAndExit(error, `users ${action}`);
+}
+
+/** `strongroom users create|reset-mfa|disable`: account recovery from the operator's shell. */
+export function registerUsersCommands(program: Command): void {
+  const users = program.command("users").description("create users and recover accounts");
+
+  users
+    .command("create")
+    .description("create an active user (prompts for the password on a terminal)")
+    .argument("<username>", "4–25 of A-Z a-z 0-9 _")
+    .requiredOption("--email <email>", "the user's e-mail address")
+    .option("--role <role>", "admin, auditor or member", "member")
+    .option("--password-stdin", "read the password from standard input")
+    .action(
+      async (
+        username: string,
+        options: { email: string; role: string; passwordStdin?: boolean },
+      ) => {
+        const parsed = z
+          .object({
+            username: usernameSchema,
+            email: emailSchema,
+            role: z.enum(["admin", "auditor", "member"], {
+              error: "must be admin, auditor or member",
+            }),
+          })
+          .safeParse({ username, email: options.email, role: options.role });
+        if (!parsed.success) {
+          fail(
+            `create: ${parsed.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`).join("; ")}`,
+          );
+        }
+        try {
+          const password = await readPassword(
+            `Password for ${username}: `,
+            options.passwordStdin === true,
+          );
+          if (password === "") fail("create: the password is empty");
+          const user = await withDatabase((database, config) =>
+            createUser(
+              database.db,
+              { config, now: () => new Date() },
+              { ...parsed.data, password },
+              CLI_ACTOR,
+            ),
+          );
+          process.stdout.write(`created ${user.username} (${user.role})\n`);
+        } catch (error) {
+          explain(error, "create");
+        }
+      },
+    );
+
+  users
+    .command("reset-mfa")
+    .description("remove a user's two-factor authentication (lost authenticator)")
+    .argument("<username>")
+    .action(async (username: string) => {
+      try {
+        await withDatabase((database) =>
+          resetUserMfa(database.db, new Date(), username, CLI_ACTOR),
+        );
+        process.stdout.write(`two-factor authentication removed for ${username}\n`);
+      } catch (error) {
+        explain(error, "reset-mfa");
+      }
+    });
+
+  users
+    .command("disable")
+    .description("disable a user and end all of their sessions")
+    .argument("<username>")
+    .action(async (username: string) => {
+      try {
+        await withDatabase((database) => disableUser(database.db, new Date(), username, CLI_ACTOR));
+        process.stdout.write(`disabled ${username}; their sessions have ended\n`);
+      } catch (error) {
+        explain(error, "disable");
+      }
+    });
+}
