@@ -53,13 +53,15 @@ export function createLoginThrottle(
       );
     },
     async fail(accountKey, from) {
-      return longestWait(
-        await Promise.all([
-          accountAddress.consume(pairKey(accountKey, from)),
-          account.consume(accountKey),
-          address.consume(from),
-        ]),
-      );
+      const decisions = await Promise.all([
+        accountAddress.consume(pairKey(accountKey, from)),
+        account.consume(accountKey),
+        address.consume(from),
+      ]);
+      // The failure that uses the last point starts the block (it is itself still answered
+      // 401); report it so the lockout is audited when it begins.
+      if (decisions.some((d) => d.allowed && d.remaining === 0)) return windowSeconds;
+      return longestWait(decisions);
     },
     async succeed(accountKey, from) {
       await Promise.all([
