@@ -65,6 +65,7 @@ export function sessionAuthenticator(
       role: resolved.user.role,
       sessionId: resolved.session.id,
       tokenId: null,
+      scopes: null,
     };
   };
 }

@@ -12,6 +12,8 @@ export interface Principal {
   sessionId: string | null;
   /** The API token's id when `kind` is "token". */
   tokenId: string | null;
+  /** The API token's scopes (vault ids and permissions) when `kind` is "token", else null. */
+  scopes: ReadonlyArray<{ vaultId: string; permission: "read" | "write" }> | null;
 }
 
 declare module "fastify" {
