@@ -22,6 +22,8 @@ import { randomId } from "./lib/random.js";
 import type { Mailer } from "./mail/mailer.js";
 import { healthRoutes } from "./ops/health.routes.js";
 import type { ThrottleStore } from "./throttle/throttle.js";
+import { secretRoutes } from "./vaults/secrets.routes.js";
+import { vaultRoutes } from "./vaults/vaults.routes.js";
 import { webRoutes } from "./web/web.routes.js";
 
 /** A request must be fully received and answered within this time (slow-loris defence). */
@@ -92,6 +94,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   registerAuthentication(app, [sessionAuthenticator(db, config, now)]);
   registerCsrfProtection(app, {
     publicOrigin: new URL(config.publicUrl).origin,
+    allowLoopbackOrigins: config.env !== "production",
     verifyToken: (principal, presented) =>
       principal.sessionId !== null &&
       verifySessionCsrfToken(config.secretKey, principal.sessionId, presented),
@@ -104,6 +107,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     async (api) => {
       await api.register(authRoutes, { db, ctx: accounts });
       await api.register(meRoutes, { db, ctx: accounts });
+      await api.register(vaultRoutes, { db, now });
+      await api.register(secretRoutes, {
+        db,
+        now,
+        keys: { keyring: config.masterKeys, secretKey: config.secretKey },
+      });
     },
     { prefix: "/api/v1" },
   );

@@ -45,6 +45,8 @@ export interface AccountLimits {
   totpPerUser: Limiter;
   /** Wrong current passwords per user (password change, MFA removal). */
   passwordPerUser: Limiter;
+  /** E-mail changes per user (each one can probe whether an address is taken). */
+  emailChangePerUser: Limiter;
 }
 
 /** Where a request came from, for sessions, throttling and the audit log. */

@@ -35,6 +35,12 @@ export function createAccountLimits(
       durationSeconds: 300,
       blockSeconds: 300,
     }),
+    emailChangePerUser: store.limiter({
+      name: "email-change-user",
+      points: 5,
+      durationSeconds: HOUR,
+      blockSeconds: HOUR,
+    }),
     passwordPerUser: store.limiter({
       name: "password-user",
       points: 5,

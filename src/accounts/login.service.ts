@@ -1,9 +1,11 @@
 import { recordAuditEvent } from "../audit/audit.service.js";
 import { burnVerification, hashPassword, verifyPassword } from "../crypto/passwords.js";
 import type { Db } from "../db/schema.js";
+import { addressKey } from "../lib/address.js";
 import { emailKey } from "./accounts.schema.js";
 import type { AccountsContext, RequestOrigin } from "./context.js";
 import { invalidCredentials, mfaRequired, tooManyAttempts } from "./errors.js";
+import type { LoginKeys } from "./login-throttle.js";
 import { verifySecondFactor } from "./second-factor.service.js";
 import type { SessionRow } from "./sessions.repository.js";
 import { createSession } from "./sessions.service.js";
@@ -35,8 +37,13 @@ export async function login(
   origin: RequestOrigin,
 ): Promise<{ user: UserRow; token: string; session: SessionRow }> {
   const now = ctx.now();
-  const found = await findUserByLoginKey(db, emailKey(input.username));
-  const accountKey = found?.id ?? `unknown:${emailKey(input.username)}`;
+  const loginName = emailKey(input.username);
+  const found = await findUserByLoginKey(db, loginName);
+  const keys: LoginKeys = {
+    account: found?.id ?? `unknown:${loginName}`,
+    loginName,
+    address: addressKey(origin.address),
+  };
   const audit = (
     action: string,
     outcome: "success" | "failure" | "denied",
@@ -56,10 +63,21 @@ export async function login(
       now,
     );
 
-  const wait = await ctx.limits.login.check(accountKey, origin.address);
-  if (wait !== null) {
+  // Counted before any password work, so concurrent guesses are all counted; refused
+  // attempts are answered before the password is looked at.
+  const attempt = await ctx.limits.login.attempt(keys);
+  if (attempt.retryAfterSeconds !== null) {
     await audit("login.throttled", "denied");
-    throw tooManyAttempts(wait);
+    throw tooManyAttempts(attempt.retryAfterSeconds);
+  }
+  // Likewise for a user whose second-factor guesses are exhausted: refuse before the
+  // password check, so the answer does not depend on whether the password was right.
+  if (found?.totp_enabled_at) {
+    const totp = await ctx.limits.totpPerUser.peek(found.id);
+    if (!totp.allowed) {
+      await audit("login.throttled", "denied", { factor: "totp" });
+      throw tooManyAttempts(totp.retryAfterSeconds);
+    }
   }
 
   let passwordOk = false;
@@ -74,14 +92,13 @@ export async function login(
     ));
   }
   if (found === null || !passwordOk || found.disabled_at !== null) {
-    const blockedFor = await ctx.limits.login.fail(accountKey, origin.address);
     if (found !== null) await incrementFailedLogins(db, found.id);
     await audit(
       "login.failure",
       "failure",
       found?.disabled_at ? { reason: "disabled" } : undefined,
     );
-    if (blockedFor !== null) await audit("login.lockout", "denied");
+    if (attempt.lastAllowed) await audit("login.lockout", "denied");
     throw invalidCredentials();
   }
 
@@ -89,18 +106,22 @@ export async function login(
   if (found.totp_enabled_at !== null) {
     if (input.totp === undefined || input.totp === "") throw mfaRequired();
     const allowed = await ctx.limits.totpPerUser.consume(found.id);
-    if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
+    if (!allowed.allowed) {
+      await audit("login.throttled", "denied", { factor: "totp" });
+      throw tooManyAttempts(allowed.retryAfterSeconds);
+    }
     secondFactor = await verifySecondFactor(db, ctx, found, input.totp);
     if (secondFactor === null) {
-      await ctx.limits.login.fail(accountKey, origin.address);
       await incrementFailedLogins(db, found.id);
       await audit("login.mfa-failure", "failure");
+      if (allowed.remaining === 0 || attempt.lastAllowed)
+        await audit("login.lockout", "denied", { factor: "totp" });
       throw mfaRequired();
     }
     await ctx.limits.totpPerUser.reset(found.id);
   }
 
-  await ctx.limits.login.succeed(accountKey, origin.address);
+  await ctx.limits.login.succeed(keys);
   const fresh = (await findUserById(db, found.id)) ?? found;
   await updateUser(db, found.id, {
     last_login_at: now.toISOString(),

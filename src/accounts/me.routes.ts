@@ -18,6 +18,7 @@ import {
 } from "./accounts.schema.js";
 import type { AccountsRouteOptions } from "./auth.routes.js";
 import { requestOrigin } from "./auth.routes.js";
+import { tooManyAttempts } from "./errors.js";
 import { confirmTotpEnrolment, disableTotp, startTotpEnrolment } from "./mfa.service.js";
 import { changePassword } from "./passwords.service.js";
 import { presentMe, presentSession } from "./presenters.js";
@@ -71,6 +72,9 @@ export async function meRoutes(
       const principal = requireSession(request);
       const user = await currentUser(principal.userId);
       const now = ctx.now();
+      // Each change can tell whether an address is taken (409): bounded per user.
+      const allowed = await ctx.limits.emailChangePerUser.consume(user.id);
+      if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
       try {
         await updateUser(db, user.id, {
           email: request.body.email,
@@ -94,6 +98,19 @@ export async function meRoutes(
         },
         now,
       );
+      // Tell the old address, so a hijacked session changing it does not go unnoticed.
+      const notice = {
+        to: user.email,
+        subject: "Your Strongroom e-mail address was changed",
+        text: `The e-mail address of ${user.username} was changed to ${request.body.email}.\n\nIf you did not do this, reset your password and contact an administrator.`,
+      };
+      setImmediate(() => {
+        ctx.mailer
+          .send(notice)
+          .catch((error: unknown) =>
+            ctx.logger.error({ err: error }, "e-mail change notice failed"),
+          );
+      });
       return { user: presentMe(await currentUser(user.id)) };
     },
   );

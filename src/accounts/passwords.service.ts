@@ -2,6 +2,7 @@ import { recordAuditEvent } from "../audit/audit.service.js";
 import { hashPassword, verifyPassword } from "../crypto/passwords.js";
 import { generateToken, hashToken } from "../crypto/tokens.js";
 import type { Db } from "../db/schema.js";
+import { addressKey } from "../lib/address.js";
 import { AppError, validationError } from "../lib/errors.js";
 import { emailKey } from "./accounts.schema.js";
 import type { AccountsConfig, AccountsContext, RequestOrigin } from "./context.js";
@@ -135,16 +136,32 @@ export async function requestPasswordReset(
 ): Promise<void> {
   if (ctx.config.env === "production" && ctx.config.smtp === null) throw mailUnavailable();
   const key = emailKey(email);
-  const [byAddress, byEmail] = await Promise.all([
-    ctx.limits.resetPerAddress.consume(origin.address),
-    ctx.limits.resetPerEmail.consume(key),
-  ]);
-  if (!byAddress.allowed) throw tooManyAttempts(byAddress.retryAfterSeconds);
   const now = ctx.now();
+  // Per address first: an address over its limit must not also use up the target's
+  // per-e-mail allowance, or anyone could silently block resets for anyone.
+  const byAddress = await ctx.limits.resetPerAddress.consume(addressKey(origin.address));
+  if (!byAddress.allowed) {
+    await recordAuditEvent(
+      db,
+      {
+        actorId: null,
+        actorName: null,
+        action: "password.reset-request",
+        target: null,
+        address: origin.address,
+        outcome: "denied",
+        details: { reason: "throttled" },
+      },
+      now,
+    );
+    throw tooManyAttempts(byAddress.retryAfterSeconds);
+  }
   const user = await findUserByEmailKey(db, key);
-  // Over the per-address limit: answer as usual (202) but send nothing, so the limit cannot
-  // be used to learn whether the address has an account or to flood its owner.
-  if (user === null || user.disabled_at !== null || !byEmail.allowed) {
+  // Charged only for real accounts about to get mail. Over the per-e-mail limit: answer as
+  // usual (202) but send nothing, so the limit reveals nothing and cannot flood the owner.
+  const byEmail =
+    user === null || user.disabled_at !== null ? null : await ctx.limits.resetPerEmail.consume(key);
+  if (user === null || user.disabled_at !== null || byEmail === null || !byEmail.allowed) {
     await recordAuditEvent(
       db,
       {

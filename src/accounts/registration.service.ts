@@ -3,6 +3,7 @@ import { hashPassword } from "../crypto/passwords.js";
 import { generateToken, hashToken } from "../crypto/tokens.js";
 import { dialectOf } from "../db/dialect.js";
 import type { Database, Db } from "../db/schema.js";
+import { addressKey } from "../lib/address.js";
 import { type AppError, conflict } from "../lib/errors.js";
 import { randomId } from "../lib/random.js";
 import { emailKey, usernameKey } from "./accounts.schema.js";
@@ -58,8 +59,23 @@ export async function registerUser(
 ): Promise<PendingUser> {
   if (ctx.config.registration !== "open") throw registrationClosed();
   if (ctx.config.env === "production" && ctx.config.smtp === null) throw mailUnavailable();
-  const throttled = await ctx.limits.registerPerAddress.consume(origin.address);
-  if (!throttled.allowed) throw tooManyAttempts(throttled.retryAfterSeconds);
+  const throttled = await ctx.limits.registerPerAddress.consume(addressKey(origin.address));
+  if (!throttled.allowed) {
+    await recordAuditEvent(
+      db,
+      {
+        actorId: null,
+        actorName: input.username,
+        action: "account.register",
+        target: input.username,
+        address: origin.address,
+        outcome: "denied",
+        details: { reason: "throttled" },
+      },
+      ctx.now(),
+    );
+    throw tooManyAttempts(throttled.retryAfterSeconds);
+  }
 
   assertAcceptablePassword(
     ctx.config,

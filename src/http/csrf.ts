@@ -11,6 +11,11 @@ export const CSRF_FORM_FIELD = "_csrf";
 export interface CsrfOptions {
   /** The public origin (scheme://host[:port]) browsers reach us at. */
   publicOrigin: string;
+  /**
+   * Also accept loopback origins (localhost, 127.0.0.1, [::1]) on any port: development
+   * only, so `http://localhost:8080` works when PUBLIC_URL says 127.0.0.1.
+   */
+  allowLoopbackOrigins: boolean;
   /** Checks a presented token against the caller's session, in constant time. */
   verifyToken: (principal: Principal, presented: string) => boolean;
 }
@@ -19,9 +24,17 @@ function csrfRefused(detail: string): AppError {
   return new AppError("csrf-failed", 403, "Forbidden", { detail });
 }
 
-/** Origins a browser request may come from: the public URL's, or the one it was sent to. */
-function isSameOrigin(request: FastifyRequest, origin: string, publicOrigin: string): boolean {
-  return origin === publicOrigin || origin === `${request.protocol}://${request.host}`;
+const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+
+/**
+ * Origins a browser request may come from: the public URL's only. The Host header is not
+ * trusted for this (a DNS-rebinding page controls it); development may add loopback.
+ */
+function isAllowedOrigin(origin: string, options: CsrfOptions): boolean {
+  return (
+    origin === options.publicOrigin ||
+    (options.allowLoopbackOrigins && LOOPBACK_ORIGIN.test(origin))
+  );
 }
 
 function presentedToken(request: FastifyRequest): string | null {
@@ -51,7 +64,7 @@ export function registerCsrfProtection(app: FastifyInstance, options: CsrfOption
       throw csrfRefused("Cross-site requests are not accepted.");
     }
     const origin = request.headers.origin;
-    if (origin !== undefined && !isSameOrigin(request, origin, options.publicOrigin)) {
+    if (origin !== undefined && !isAllowedOrigin(origin, options)) {
       throw csrfRefused("The request's origin is not allowed.");
     }
 

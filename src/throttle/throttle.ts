@@ -50,6 +50,8 @@ export interface Limiter {
   peek(key: string): Promise<ThrottleDecision>;
   /** Forgets every attempt counted for `key` (e.g. after a successful login). */
   reset(key: string): Promise<void>;
+  /** Gives back one counted attempt (one counted up front that turned out legitimate). */
+  reward(key: string): Promise<void>;
 }
 
 /** Where counts live; one per process, shared by every rule. */
@@ -227,6 +229,11 @@ function createLimiter(
       }
       if (result.remainingPoints > 0) return { allowed: true, remaining: result.remainingPoints };
       return { allowed: false, retryAfterSeconds: toRetryAfterSeconds(result.msBeforeNext) };
+    },
+
+    async reward(key: string): Promise<void> {
+      await settled;
+      await store.reward(hashKey(key), 1);
     },
 
     async reset(key: string): Promise<void> {

@@ -148,7 +148,20 @@ describe("registration throttling", () => {
       .execute();
     assert.deepEqual(stored, []);
     assert.equal(t.mail.length, mailBefore, "no confirmation mail sent");
-    assert.deepEqual(await auditActions("signup_10"), [], "no sign-up recorded");
+    assert.deepEqual(
+      await auditActions("signup_10"),
+      ["account.register"],
+      "only the refusal is recorded",
+    );
+    const refusal = await t.database.db
+      .selectFrom("audit_events")
+      .select(["outcome", "details"])
+      .where("target", "=", "signup_10")
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(
+      [refusal.outcome, refusal.details],
+      ["denied", JSON.stringify({ reason: "throttled" })],
+    );
 
     // Per address, not global: someone else can still sign up meanwhile.
     const elsewhere = await register(
@@ -335,24 +348,40 @@ describe("two-factor guessing at sign-in", () => {
 });
 
 describe("login lockout", () => {
-  it("counts case, whitespace and e-mail spellings of one account against the same lock", async () => {
-    const from = "192.0.2.50";
+  it("counts case and whitespace spellings of a username, or of an e-mail, against the same lock", async () => {
     const user = await createTestUser(t, {
       username: "Spelled_S",
       email: "spelled_s@example.test",
     });
-    for (const username of [
-      "Spelled_S",
-      "SPELLED_S",
-      "  spelled_s\t",
-      "Spelled_S@Example.TEST",
-      " spelled_s@example.test ",
-    ]) {
-      const response = await login({ username, password: "not-the-password-at-all-1" }, from);
-      assert.equal(response.statusCode, 401, `${JSON.stringify(username)}: ${response.body}`);
+    const maxWait = t.config.loginThrottle.lockoutMinutes * 60;
+    // Each list is as long as the per-account-and-address limit (5 by default), from its own
+    // address; the right password in the canonical spelling is then refused.
+    const cases: Array<{ from: string; canonical: string; spellings: string[] }> = [
+      {
+        from: "192.0.2.50",
+        canonical: "spelled_s",
+        spellings: ["Spelled_S", "SPELLED_S", "  spelled_s\t", "spelled_S", "\nSPELLED_s "],
+      },
+      {
+        from: "192.0.2.51",
+        canonical: "spelled_s@example.test",
+        spellings: [
+          "Spelled_S@Example.TEST",
+          " spelled_s@example.test ",
+          "SPELLED_S@EXAMPLE.TEST",
+          "spelled_s@example.test\t",
+          "\tSpelled_s@example.Test",
+        ],
+      },
+    ];
+    for (const { from, canonical, spellings } of cases) {
+      assert.equal(spellings.length, t.config.loginThrottle.perAccountAddress);
+      for (const username of spellings) {
+        const response = await login({ username, password: "not-the-password-at-all-1" }, from);
+        assert.equal(response.statusCode, 401, `${JSON.stringify(username)}: ${response.body}`);
+      }
+      assertThrottled(await login({ username: canonical, password: GOOD_PASSWORD }, from), maxWait);
     }
-    const right = await login({ username: "spelled_s", password: GOOD_PASSWORD }, from);
-    assertThrottled(right, t.config.loginThrottle.lockoutMinutes * 60);
     const sessions = await t.database.db
       .selectFrom("sessions")
       .select("id")
@@ -648,7 +677,7 @@ describe("login throttling shared through Redis by two instances", {
         [one, 3],
         [two, 2],
       ],
-      (i) => (i % 2 === 0 ? "shared_known" : "shared_known@example.test"),
+      (i) => (i % 2 === 0 ? "shared_known" : "Shared_Known"),
       from,
     );
     const right = await login({ username: "shared_known", password: GOOD_PASSWORD }, from, two.app);

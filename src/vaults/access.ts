@@ -1,0 +1,31 @@
+import type { Db } from "../db/schema.js";
+import type { Principal } from "../http/authentication.js";
+import { notFound } from "../lib/errors.js";
+import type { Action, VaultRole } from "../policy/policy.js";
+import { authorize } from "../policy/policy.js";
+import type { VaultRow } from "./vaults.repository.js";
+import { findMemberRole, findVaultBySlug } from "./vaults.repository.js";
+
+/** A vault the caller is allowed to act on, with the caller's role in it. */
+export interface VaultAccess {
+  vault: VaultRow;
+  role: VaultRole;
+}
+
+/**
+ * Finds a vault by slug and asks the policy whether `actor` may do `action` in it. A vault
+ * that does not exist and one the caller may not see get the same 404.
+ */
+export async function authorizeVault(
+  db: Db,
+  actor: Principal,
+  slug: string,
+  action: Action,
+): Promise<VaultAccess> {
+  const vault = await findVaultBySlug(db, slug);
+  if (vault === null) throw notFound();
+  const role = await findMemberRole(db, vault.id, actor.userId);
+  authorize(actor, action, { vaultId: vault.id, role });
+  // authorize() only allows members, so the role is set here.
+  return { vault, role: role ?? "viewer" };
+}

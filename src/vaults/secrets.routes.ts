@@ -1,0 +1,195 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { Db } from "../db/schema.js";
+import { requirePrincipal } from "../http/authentication.js";
+import type { ZodTypeProvider } from "../http/zod.js";
+import { authorizeVault } from "./access.js";
+import type { SecretRow } from "./secrets.repository.js";
+import type { SecretKeys } from "./secrets.service.js";
+import {
+  deleteSecret,
+  listSecrets,
+  listSecretVersions,
+  putSecret,
+  restoreVersion,
+  revealSecret,
+} from "./secrets.service.js";
+import { actingFrom } from "./vaults.routes.js";
+import {
+  listSecretsQuery,
+  putSecretBody,
+  SECRET_BODY_LIMIT_BYTES,
+  secretMetadataResponse,
+  secretParams,
+  secretValueResponse,
+  vaultParams,
+  versionParams,
+  versionResponse,
+} from "./vaults.schema.js";
+
+export interface SecretRouteOptions {
+  db: Db;
+  keys: SecretKeys;
+  now: () => Date;
+}
+
+function presentMetadata(secret: SecretRow): z.infer<typeof secretMetadataResponse> {
+  return {
+    name: secret.name,
+    type: secret.type,
+    version: secret.current_version,
+    createdAt: secret.created_at,
+    updatedAt: secret.updated_at,
+  };
+}
+
+/** `/vaults/{vault}/secrets*`. Values leave only through the reveal routes, never cached. */
+export async function secretRoutes(
+  app: FastifyInstance,
+  { db, keys, now }: SecretRouteOptions,
+): Promise<void> {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.get(
+    "/vaults/:vault/secrets",
+    {
+      schema: {
+        params: vaultParams,
+        querystring: listSecretsQuery,
+        response: {
+          200: z.object({
+            secrets: z.array(secretMetadataResponse),
+            nextCursor: z.string().nullable(),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const access = await authorizeVault(
+        db,
+        requirePrincipal(request),
+        request.params.vault,
+        "secret.list",
+      );
+      const page = await listSecrets(db, keys, access, request.query.limit, request.query.cursor);
+      return { secrets: page.secrets.map(presentMetadata), nextCursor: page.nextCursor };
+    },
+  );
+
+  routes.put(
+    "/vaults/:vault/secrets/:name",
+    {
+      bodyLimit: SECRET_BODY_LIMIT_BYTES,
+      schema: {
+        params: secretParams,
+        body: putSecretBody,
+        response: { 200: secretMetadataResponse, 201: secretMetadataResponse },
+      },
+    },
+    async (request, reply) => {
+      const acting = actingFrom(request, now);
+      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.write");
+      const { secret, created } = await putSecret(db, keys, acting, access, {
+        name: request.params.name,
+        ...request.body,
+      });
+      reply.status(created ? 201 : 200);
+      reply.header("etag", `"${secret.current_version}"`);
+      return presentMetadata(secret);
+    },
+  );
+
+  routes.get(
+    "/vaults/:vault/secrets/:name",
+    { schema: { params: secretParams, response: { 200: secretValueResponse } } },
+    async (request, reply) => {
+      const acting = actingFrom(request, now);
+      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.reveal");
+      const revealed = await revealSecret(db, keys, acting, access, request.params.name);
+      reply.header("cache-control", "no-store");
+      reply.header("etag", `"${revealed.version}"`);
+      return { ...presentMetadata(revealed.secret), value: revealed.value, note: revealed.note };
+    },
+  );
+
+  routes.get(
+    "/vaults/:vault/secrets/:name/versions",
+    {
+      schema: {
+        params: secretParams,
+        response: { 200: z.object({ versions: z.array(versionResponse) }) },
+      },
+    },
+    async (request) => {
+      const access = await authorizeVault(
+        db,
+        requirePrincipal(request),
+        request.params.vault,
+        "secret.list",
+      );
+      const versions = await listSecretVersions(db, access, request.params.name);
+      return {
+        versions: versions.map((v) => ({
+          version: v.version,
+          createdAt: v.created_at,
+          createdBy: v.created_by,
+        })),
+      };
+    },
+  );
+
+  routes.get(
+    "/vaults/:vault/secrets/:name/versions/:n",
+    { schema: { params: versionParams, response: { 200: secretValueResponse } } },
+    async (request, reply) => {
+      const acting = actingFrom(request, now);
+      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.reveal");
+      const revealed = await revealSecret(
+        db,
+        keys,
+        acting,
+        access,
+        request.params.name,
+        request.params.n,
+      );
+      reply.header("cache-control", "no-store");
+      return {
+        ...presentMetadata(revealed.secret),
+        version: revealed.version,
+        createdAt: revealed.createdAt,
+        value: revealed.value,
+        note: revealed.note,
+      };
+    },
+  );
+
+  routes.delete(
+    "/vaults/:vault/secrets/:name",
+    { schema: { params: secretParams } },
+    async (request, reply) => {
+      const acting = actingFrom(request, now);
+      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.delete");
+      await deleteSecret(db, acting, access, request.params.name);
+      reply.status(204);
+    },
+  );
+
+  routes.post(
+    "/vaults/:vault/secrets/:name/versions/:n/restore",
+    { schema: { params: versionParams, response: { 201: secretMetadataResponse } } },
+    async (request, reply) => {
+      const acting = actingFrom(request, now);
+      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.write");
+      const { secret } = await restoreVersion(
+        db,
+        keys,
+        acting,
+        access,
+        request.params.name,
+        request.params.n,
+      );
+      reply.status(201);
+      return presentMetadata(secret);
+    },
+  );
+}

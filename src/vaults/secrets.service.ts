@@ -1,0 +1,295 @@
+import { recordAuditEvent } from "../audit/audit.service.js";
+import type { MasterKey } from "../config/keys.js";
+import { DecryptionError } from "../crypto/envelope.js";
+import { macToken, verifyMacToken } from "../crypto/tokens.js";
+import { dialectOf } from "../db/dialect.js";
+import type { Db } from "../db/schema.js";
+import { AppError, badRequest, notFound } from "../lib/errors.js";
+import { randomId } from "../lib/random.js";
+import type { SecretBytes } from "../lib/secret-bytes.js";
+import type { VaultAccess } from "./access.js";
+import { openSecretVersion, sealSecretVersion } from "./secret-crypto.js";
+import type { SecretRow } from "./secrets.repository.js";
+import {
+  deleteSecretRow,
+  deleteVersionsUpTo,
+  findSecret,
+  findSecretForUpdate,
+  findVersion,
+  insertSecret,
+  insertVersion,
+  listSecretsPage,
+  listVersions,
+  recordShredded,
+  setCurrentVersion,
+} from "./secrets.repository.js";
+import { SECRET_VERSIONS_KEPT } from "./vaults.schema.js";
+import type { Acting } from "./vaults.service.js";
+
+/** What the secret services need besides the database. */
+export interface SecretKeys {
+  keyring: readonly MasterKey[];
+  /** Signs pagination cursors so they cannot be forged or moved to another vault. */
+  secretKey: SecretBytes;
+}
+
+function audit(
+  db: Db,
+  acting: Acting,
+  action: string,
+  target: string,
+  details?: Record<string, string | number>,
+): Promise<void> {
+  return recordAuditEvent(
+    db,
+    {
+      actorId: acting.actor.userId,
+      actorName: acting.actor.username,
+      action,
+      target,
+      address: acting.address,
+      outcome: "success",
+      ...(details ? { details } : {}),
+    },
+    acting.now,
+  );
+}
+
+/** An opaque, signed cursor naming the last secret of a page in one vault. */
+export function encodeCursor(secretKey: SecretBytes, vaultId: string, afterName: string): string {
+  const payload = Buffer.from(JSON.stringify({ v: vaultId, a: afterName }), "utf8").toString(
+    "base64url",
+  );
+  return `${payload}.${macToken(secretKey, "cursor", payload)}`;
+}
+
+/** The name a cursor continues after; 400 when it is forged, malformed or from another vault. */
+export function decodeCursor(secretKey: SecretBytes, vaultId: string, cursor: string): string {
+  const invalid = (): AppError => badRequest("The cursor is invalid.");
+  const [payload, mac, extra] = cursor.split(".");
+  if (payload === undefined || mac === undefined || extra !== undefined) throw invalid();
+  if (!verifyMacToken(secretKey, "cursor", payload, mac)) throw invalid();
+  const parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
+    v?: unknown;
+    a?: unknown;
+  };
+  if (parsed.v !== vaultId || typeof parsed.a !== "string") throw invalid();
+  return parsed.a;
+}
+
+/** One page of a vault's secrets: names and metadata, never values. */
+export async function listSecrets(
+  db: Db,
+  keys: SecretKeys,
+  access: VaultAccess,
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ secrets: SecretRow[]; nextCursor: string | null }> {
+  const after = cursor === undefined ? null : decodeCursor(keys.secretKey, access.vault.id, cursor);
+  const rows = await listSecretsPage(db, access.vault.id, after, limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    secrets: page,
+    nextCursor:
+      rows.length > limit && last !== undefined
+        ? encodeCursor(keys.secretKey, access.vault.id, last.name)
+        : null,
+  };
+}
+
+/**
+ * Writes a new version of a secret (creating it at version 1). Versions are numbered under a
+ * lock on the secret row, so concurrent writers never lose a version or reuse a number; two
+ * writers creating the same new name are resolved by the unique constraint and a retry.
+ * Versions beyond the newest 20 are shredded in the same transaction.
+ */
+export async function putSecret(
+  db: Db,
+  keys: SecretKeys,
+  acting: Acting,
+  access: VaultAccess,
+  input: { name: string; value: string; note?: string | undefined },
+): Promise<{ secret: SecretRow; created: boolean }> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await db
+        .transaction()
+        .execute((trx) => writeVersion(trx, keys, acting, access, input));
+      if (result.trimmed > 0) await dialectOf(db).scrubDeletedData(db);
+      return result;
+    } catch (error) {
+      // Another writer created the same name first: go again, as a new version of it.
+      if (attempt < 3 && dialectOf(db).isUniqueViolation(error)) continue;
+      throw error;
+    }
+  }
+}
+
+async function writeVersion(
+  trx: Db,
+  keys: SecretKeys,
+  acting: Acting,
+  access: VaultAccess,
+  input: { name: string; value: string; note?: string | undefined },
+): Promise<{ secret: SecretRow; created: boolean; trimmed: number }> {
+  const now = acting.now.toISOString();
+  const existing = await findSecretForUpdate(trx, access.vault.id, input.name);
+  const secret: SecretRow = existing ?? {
+    id: randomId(),
+    vault_id: access.vault.id,
+    name: input.name,
+    type: "generic",
+    current_version: 0,
+    expires_at: null,
+    created_by: acting.actor.userId,
+    created_at: now,
+    updated_at: now,
+  };
+  if (existing === null) await insertSecret(trx, secret);
+  const version = secret.current_version + 1;
+  const sealed = sealSecretVersion(
+    keys.keyring,
+    { vaultId: access.vault.id, secretId: secret.id, version },
+    Buffer.from(input.value, "utf8"),
+    input.note === undefined ? null : Buffer.from(input.note, "utf8"),
+  );
+  await insertVersion(trx, {
+    id: randomId(),
+    secret_id: secret.id,
+    version,
+    ...sealed,
+    created_by: acting.actor.username,
+    created_at: now,
+  });
+  await setCurrentVersion(trx, secret.id, version, now);
+  const trimmed =
+    version > SECRET_VERSIONS_KEPT
+      ? await deleteVersionsUpTo(trx, secret.id, version - SECRET_VERSIONS_KEPT)
+      : 0;
+  await audit(trx, acting, "secret.write", `${access.vault.slug}/${input.name}`, { version });
+  return {
+    secret: { ...secret, current_version: version, updated_at: now },
+    created: existing === null,
+    trimmed,
+  };
+}
+
+/** The stored value failed its integrity check (tampered, moved, or an unknown key id). */
+function integrityError(cause: unknown): AppError {
+  return new AppError("integrity-error", 422, "Integrity check failed", {
+    detail:
+      "The stored value failed its integrity check and cannot be shown. The event is in the server log.",
+    cause,
+  });
+}
+
+export async function findSecretOrThrow(
+  db: Db,
+  access: VaultAccess,
+  name: string,
+): Promise<SecretRow> {
+  const secret = await findSecret(db, access.vault.id, name);
+  if (secret === null) throw notFound("There is no such secret.");
+  return secret;
+}
+
+/**
+ * Reveals one version (the current one by default): decrypts it and records the reveal in
+ * the audit log. A value that fails authentication is an `integrity-error`, never a 500.
+ */
+export async function revealSecret(
+  db: Db,
+  keys: SecretKeys,
+  acting: Acting,
+  access: VaultAccess,
+  name: string,
+  versionNumber?: number,
+): Promise<{
+  secret: SecretRow;
+  version: number;
+  value: string;
+  note: string | null;
+  createdAt: string;
+}> {
+  const secret = await findSecretOrThrow(db, access, name);
+  const version = versionNumber ?? secret.current_version;
+  const row = await findVersion(db, secret.id, version);
+  if (row === null) throw notFound("There is no such version.");
+  let opened: { value: Buffer; note: Buffer | null };
+  try {
+    opened = openSecretVersion(
+      keys.keyring,
+      { vaultId: access.vault.id, secretId: secret.id, version },
+      row,
+    );
+  } catch (error) {
+    if (error instanceof DecryptionError) throw integrityError(error);
+    throw error;
+  }
+  await audit(
+    db,
+    acting,
+    versionNumber === undefined ? "secret.reveal" : "secret.reveal-version",
+    `${access.vault.slug}/${name}`,
+    { version },
+  );
+  const result = {
+    secret,
+    version,
+    value: opened.value.toString("utf8"),
+    note: opened.note?.toString("utf8") ?? null,
+    createdAt: row.created_at,
+  };
+  opened.value.fill(0);
+  opened.note?.fill(0);
+  return result;
+}
+
+export async function listSecretVersions(
+  db: Db,
+  access: VaultAccess,
+  name: string,
+): Promise<Array<{ version: number; created_at: string; created_by: string | null }>> {
+  const secret = await findSecretOrThrow(db, access, name);
+  return listVersions(db, secret.id);
+}
+
+/** Deletes a secret and shreds every version (rows, wrapped keys; ledger; scrub). */
+export async function deleteSecret(
+  db: Db,
+  acting: Acting,
+  access: VaultAccess,
+  name: string,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const secret = await findSecret(trx, access.vault.id, name);
+    if (secret === null) throw notFound("There is no such secret.");
+    await deleteSecretRow(trx, secret.id);
+    await recordShredded(trx, [secret.id], access.vault.id, acting.now.toISOString());
+    await audit(trx, acting, "secret.delete", `${access.vault.slug}/${name}`);
+  });
+  await dialectOf(db).scrubDeletedData(db);
+}
+
+/** Writes a new version holding version `n`'s value and note. */
+export async function restoreVersion(
+  db: Db,
+  keys: SecretKeys,
+  acting: Acting,
+  access: VaultAccess,
+  name: string,
+  n: number,
+): Promise<{ secret: SecretRow }> {
+  const old = await revealSecret(db, keys, acting, access, name, n);
+  const { secret } = await putSecret(db, keys, acting, access, {
+    name,
+    value: old.value,
+    note: old.note ?? undefined,
+  });
+  await audit(db, acting, "secret.restore", `${access.vault.slug}/${name}`, {
+    from: n,
+    version: secret.current_version,
+  });
+  return { secret };
+}

@@ -1,0 +1,94 @@
+import { z } from "zod";
+
+/** Vault slugs (SPEC §3). */
+export const VAULT_SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+/** Secret names (SPEC §3): what an environment variable or config key looks like. */
+export const SECRET_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+/** A secret value: 1 byte to 64 KiB of UTF-8 (SPEC §3). */
+export const SECRET_VALUE_MAX_BYTES = 64 * 1024;
+/** A note: up to 16 KiB of UTF-8. */
+export const SECRET_NOTE_MAX_BYTES = 16 * 1024;
+/** Versions kept per secret; older ones are shredded (SPEC §3). */
+export const SECRET_VERSIONS_KEPT = 20;
+/** A PUT of a secret may be larger than the default JSON limit: 64 KiB escaped can grow 6×. */
+export const SECRET_BODY_LIMIT_BYTES = 512 * 1024;
+
+const utf8Bytes = (text: string): number => Buffer.byteLength(text, "utf8");
+
+export const vaultSlugSchema = z.string().regex(VAULT_SLUG_PATTERN, {
+  error: "must be 2–63 of a-z, 0-9 and -, starting with a letter or digit",
+});
+export const secretNameSchema = z.string().regex(SECRET_NAME_PATTERN, {
+  error: "must start with a letter or _ and hold at most 128 of A-Z a-z 0-9 _ . -",
+});
+export const vaultRoleSchema = z.enum(["owner", "editor", "viewer"], {
+  error: "must be owner, editor or viewer",
+});
+
+export const vaultParams = z.strictObject({ vault: vaultSlugSchema });
+export const secretParams = z.strictObject({ vault: vaultSlugSchema, name: secretNameSchema });
+export const versionParams = z.strictObject({
+  vault: vaultSlugSchema,
+  name: secretNameSchema,
+  n: z.coerce.number({ error: "must be a version number" }).int().min(1).max(2_147_483_647),
+});
+export const memberParams = z.strictObject({
+  vault: vaultSlugSchema,
+  username: z.string().regex(/^[A-Za-z0-9_]{4,25}$/, { error: "is not a username" }),
+});
+
+export const createVaultBody = z.strictObject({
+  slug: vaultSlugSchema,
+  description: z.string().max(500, { error: "must be at most 500 characters" }).optional(),
+});
+export const updateVaultBody = z.strictObject({
+  description: z.string().max(500, { error: "must be at most 500 characters" }),
+});
+export const putMemberBody = z.strictObject({ role: vaultRoleSchema });
+export const putSecretBody = z.strictObject({
+  value: z
+    .string()
+    .refine((v) => utf8Bytes(v) >= 1, { error: "must not be empty" })
+    .refine((v) => utf8Bytes(v) <= SECRET_VALUE_MAX_BYTES, {
+      error: `must be at most ${SECRET_VALUE_MAX_BYTES} bytes`,
+    }),
+  note: z
+    .string()
+    .refine((v) => utf8Bytes(v) <= SECRET_NOTE_MAX_BYTES, {
+      error: `must be at most ${SECRET_NOTE_MAX_BYTES} bytes`,
+    })
+    .optional(),
+});
+export const listSecretsQuery = z.strictObject({
+  limit: z.coerce.number({ error: "must be a number" }).int().min(1).max(200).default(50),
+  cursor: z.string().max(512).optional(),
+});
+
+export const vaultResponse = z.object({
+  slug: z.string(),
+  description: z.string(),
+  role: vaultRoleSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export const memberResponse = z.object({
+  username: z.string(),
+  role: vaultRoleSchema,
+  addedAt: z.string(),
+});
+export const secretMetadataResponse = z.object({
+  name: z.string(),
+  type: z.string(),
+  version: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export const secretValueResponse = secretMetadataResponse.extend({
+  value: z.string(),
+  note: z.string().nullable(),
+});
+export const versionResponse = z.object({
+  version: z.number(),
+  createdAt: z.string(),
+  createdBy: z.string().nullable(),
+});
