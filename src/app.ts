@@ -22,6 +22,7 @@ import { randomId } from "./lib/random.js";
 import type { Mailer } from "./mail/mailer.js";
 import { healthRoutes } from "./ops/health.routes.js";
 import type { ThrottleStore } from "./throttle/throttle.js";
+import { bearerAuthenticator, tokenRoutes } from "./tokens/index.js";
 import { secretRoutes } from "./vaults/secrets.routes.js";
 import { vaultRoutes } from "./vaults/vaults.routes.js";
 import { webRoutes } from "./web/web.routes.js";
@@ -91,7 +92,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     now,
   };
   await app.register(fastifyCookie, { hook: "onRequest" });
-  registerAuthentication(app, [sessionAuthenticator(db, config, now)]);
+  // Bearer first: a request with a bad Authorization header is a 401, never the cookie's user.
+  registerAuthentication(app, [
+    bearerAuthenticator(db, now),
+    sessionAuthenticator(db, config, now),
+  ]);
   registerCsrfProtection(app, {
     publicOrigin: new URL(config.publicUrl).origin,
     allowLoopbackOrigins: config.env !== "production",
@@ -107,6 +112,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     async (api) => {
       await api.register(authRoutes, { db, ctx: accounts });
       await api.register(meRoutes, { db, ctx: accounts });
+      await api.register(tokenRoutes, { db, now });
       await api.register(vaultRoutes, { db, now });
       await api.register(secretRoutes, {
         db,

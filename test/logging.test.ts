@@ -39,7 +39,6 @@ describe("log redaction", () => {
       method: "POST",
       url: "/api/v1/test/log?token=reset-tok-456&page=2",
       headers: {
-        authorization: "Bearer bearer-xyz-789",
         cookie: "session=cookie-session-abc",
         "x-csrf-token": "csrf-abc-123",
         "content-type": "application/json",
@@ -54,6 +53,14 @@ describe("log redaction", () => {
       },
     });
     assert.equal(response.statusCode, 500);
+    // An Authorization header is refused before any handler runs (401); it is not logged either.
+    const bearer = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/log",
+      headers: { authorization: "Bearer bearer-xyz-789", "content-type": "application/json" },
+      payload: { password: "hunter2-password" },
+    });
+    assert.equal(bearer.statusCode, 401);
     const all = t.logs.join("\n");
     assert.ok(all.includes("careless log line"), "the line was logged");
     assert.ok(all.includes("page=2"), "harmless query parameters are kept");

@@ -1,0 +1,45 @@
+import type { Db } from "../db/schema.js";
+import type { Authenticator } from "../http/authentication.js";
+import { AppError } from "../lib/errors.js";
+import { resolveBearerToken } from "./tokens.service.js";
+
+/** `Bearer <token>`, scheme case-insensitive (RFC 9110 §11.1), one or more spaces. */
+const BEARER_PATTERN = /^bearer +(\S+)$/i;
+/** Longest Authorization header looked at; ours are 53 characters. */
+const AUTHORIZATION_MAX_LENGTH = 256;
+
+/**
+ * 401 for a request that presented credentials we do not accept. It carries the
+ * `WWW-Authenticate` challenge of RFC 6750 §3 and the same `unauthenticated` code as any other
+ * 401, and says nothing about which check failed.
+ */
+function invalidToken(): AppError {
+  return new AppError("unauthenticated", 401, "Not authenticated", {
+    detail: "The API token is invalid, expired or revoked.",
+    headers: { "www-authenticate": 'Bearer realm="strongroom", error="invalid_token"' },
+  });
+}
+
+/**
+ * The authenticator for API clients: `Authorization: Bearer sr_…`. Without an Authorization
+ * header it returns null and the next authenticator (the session cookie) is asked.
+ *
+ * With one, the header must carry a live token, or this throws a 401: a request whose
+ * credentials are refused must never go on as someone else — say, as the browser session
+ * whose cookie rides along — nor as anonymous. Place it first in the authenticator list so a
+ * bearer request is never taken for a session one (bearer requests need no CSRF token).
+ * `now` is the clock (tests inject one).
+ */
+export function bearerAuthenticator(db: Db, now: () => Date): Authenticator {
+  return async (request) => {
+    const header = request.headers.authorization;
+    if (header === undefined) return null;
+    if (header.length > AUTHORIZATION_MAX_LENGTH) throw invalidToken();
+    const match = BEARER_PATTERN.exec(header);
+    const text = match?.[1];
+    if (text === undefined) throw invalidToken();
+    const principal = await resolveBearerToken(db, text, now());
+    if (principal === null) throw invalidToken();
+    return principal;
+  };
+}

@@ -1,0 +1,210 @@
+import type { Kysely, Selectable } from "kysely";
+import { z } from "zod";
+import type { ApiTokensTable, Database } from "../db/schema.js";
+
+/** A stored token row, with its scopes parsed. */
+export type ApiTokenRow = Omit<Selectable<ApiTokensTable>, "scopes"> & {
+  scopes: StoredScope[];
+};
+
+/** A scope as stored: the vault by id, so a vault deleted and re-created under its slug
+ *  never inherits the old vault's tokens. */
+export interface StoredScope {
+  vaultId: string;
+  permission: "read" | "write";
+}
+
+/**
+ * The `scopes` column: a JSON array of `{vault, permission}` where `vault` is the vault's id
+ * (see schema.ts). Parsed strictly: a row that does not match is corruption, not input.
+ */
+const storedScopes = z.array(
+  z.strictObject({ vault: z.string().min(1), permission: z.enum(["read", "write"]) }),
+);
+
+function parseScopes(text: string): StoredScope[] {
+  return storedScopes
+    .parse(JSON.parse(text))
+    .map((scope) => ({ vaultId: scope.vault, permission: scope.permission }));
+}
+
+function serializeScopes(scopes: readonly StoredScope[]): string {
+  return JSON.stringify(
+    scopes.map((scope) => ({ vault: scope.vaultId, permission: scope.permission })),
+  );
+}
+
+function toRow(row: Selectable<ApiTokensTable>): ApiTokenRow {
+  return { ...row, scopes: parseScopes(row.scopes) };
+}
+
+export async function insertApiToken(db: Kysely<Database>, token: ApiTokenRow): Promise<void> {
+  await db
+    .insertInto("api_tokens")
+    .values({ ...token, scopes: serializeScopes(token.scopes) })
+    .execute();
+}
+
+/** Every token of a user, revoked and expired ones included, newest first. */
+export async function listUserApiTokens(
+  db: Kysely<Database>,
+  userId: string,
+): Promise<ApiTokenRow[]> {
+  const rows = await db
+    .selectFrom("api_tokens")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .orderBy("created_at", "desc")
+    .orderBy("id")
+    .execute();
+  return rows.map(toRow);
+}
+
+/** How many of a user's tokens are neither revoked nor expired at `now` (ISO). */
+export async function countLiveUserApiTokens(
+  db: Kysely<Database>,
+  userId: string,
+  now: string,
+): Promise<number> {
+  const row = await db
+    .selectFrom("api_tokens")
+    .select((eb) => eb.fn.countAll<number | string | bigint>().as("count"))
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", now)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+export async function findApiTokenByHash(
+  db: Kysely<Database>,
+  tokenHash: string,
+): Promise<ApiTokenRow | null> {
+  const row = await db
+    .selectFrom("api_tokens")
+    .selectAll()
+    .where("token_hash", "=", tokenHash)
+    .executeTakeFirst();
+  return row === undefined ? null : toRow(row);
+}
+
+/** One token of a user; null when the user has no token with this id. */
+export async function findUserApiToken(
+  db: Kysely<Database>,
+  userId: string,
+  id: string,
+): Promise<ApiTokenRow | null> {
+  const row = await db
+    .selectFrom("api_tokens")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return row === undefined ? null : toRow(row);
+}
+
+/** Revokes one live token of a user; false when the user has no such unrevoked token. */
+export async function revokeUserApiToken(
+  db: Kysely<Database>,
+  userId: string,
+  id: string,
+  now: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("api_tokens")
+    .set({ revoked_at: now })
+    .where("user_id", "=", userId)
+    .where("id", "=", id)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Revokes every unrevoked token of a user; returns how many. */
+export async function revokeUserApiTokens(
+  db: Kysely<Database>,
+  userId: string,
+  now: string,
+): Promise<number> {
+  const result = await db
+    .updateTable("api_tokens")
+    .set({ revoked_at: now })
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function touchApiToken(
+  db: Kysely<Database>,
+  id: string,
+  lastUsedAt: string,
+): Promise<void> {
+  await db
+    .updateTable("api_tokens")
+    .set({ last_used_at: lastUsedAt })
+    .where("id", "=", id)
+    .execute();
+}
+
+/**
+ * Vault ids by slug, only for vaults `userId` is a member of: a slug the user may not see is
+ * simply absent, exactly like one that does not exist.
+ */
+export async function findMemberVaultIdsBySlug(
+  db: Kysely<Database>,
+  userId: string,
+  slugs: readonly string[],
+): Promise<Map<string, string>> {
+  if (slugs.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("vaults")
+    .innerJoin("vault_members", "vault_members.vault_id", "vaults.id")
+    .select(["vaults.id", "vaults.slug"])
+    .where("vault_members.user_id", "=", userId)
+    .where("vaults.slug", "in", [...slugs])
+    .execute();
+  return new Map(rows.map((row) => [row.slug, row.id]));
+}
+
+/** Longest `in (…)` list sent at once (both engines cap bound parameters per statement). */
+const IN_LIST_CHUNK = 500;
+
+/** Vault slugs by id, for the vaults among `ids` that still exist. */
+export async function findVaultSlugsById(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  const slugs = new Map<string, string>();
+  for (let start = 0; start < unique.length; start += IN_LIST_CHUNK) {
+    const rows = await db
+      .selectFrom("vaults")
+      .select(["id", "slug"])
+      .where("id", "in", unique.slice(start, start + IN_LIST_CHUNK))
+      .execute();
+    for (const row of rows) slugs.set(row.id, row.slug);
+  }
+  return slugs;
+}
+
+/** The owner of a token as authentication needs them: current name, role and status. */
+export interface TokenOwnerRow {
+  id: string;
+  username: string;
+  role: "admin" | "auditor" | "member";
+  disabled_at: string | null;
+}
+
+export async function findTokenOwner(
+  db: Kysely<Database>,
+  userId: string,
+): Promise<TokenOwnerRow | null> {
+  return (
+    (await db
+      .selectFrom("users")
+      .select(["id", "username", "role", "disabled_at"])
+      .where("id", "=", userId)
+      .executeTakeFirst()) ?? null
+  );
+}
