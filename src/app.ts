@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import Fastify from "fastify";
 import type { Logger } from "pino";
 import { authRoutes } from "./accounts/auth.routes.js";
+import { adminRoutes } from "./admin/index.js";
 import type { AccountsContext } from "./accounts/context.js";
 import { createAccountLimits } from "./accounts/limits.js";
 import { meRoutes } from "./accounts/me.routes.js";
@@ -112,6 +113,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     async (api) => {
       await api.register(authRoutes, { db, ctx: accounts });
       await api.register(meRoutes, { db, ctx: accounts });
+      await api.register(adminRoutes, { db, config, now });
       await api.register(tokenRoutes, { db, now });
       await api.register(vaultRoutes, { db, now });
       await api.register(secretRoutes, {

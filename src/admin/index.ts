@@ -1,0 +1,11 @@
+/** User administration (SPEC §4 `/admin/users`). */
+export type { AdminRoutesOptions } from "./admin.routes.js";
+export { adminRoutes } from "./admin.routes.js";
+export type { UserChanges, UserListPage, UserListRequest } from "./admin.service.js";
+export {
+  changeUser,
+  deleteUser,
+  lastAdministrator,
+  listUsers,
+  soleVaultOwner,
+} from "./admin.service.js";
