@@ -10,6 +10,7 @@ import { meRoutes } from "./accounts/me.routes.js";
 import { sessionAuthenticator } from "./accounts/session-cookie.js";
 import { verifySessionCsrfToken } from "./accounts/sessions.service.js";
 import { adminRoutes } from "./admin/index.js";
+import { auditRoutes } from "./audit/index.js";
 import type { Config } from "./config/config.js";
 import type { DatabaseHandle } from "./db/database.js";
 import { registerAuthentication } from "./http/authentication.js";
@@ -27,6 +28,13 @@ import { bearerAuthenticator, tokenRoutes } from "./tokens/index.js";
 import { secretRoutes } from "./vaults/secrets.routes.js";
 import { vaultRoutes } from "./vaults/vaults.routes.js";
 import { webRoutes } from "./web/web.routes.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Method and URL pattern of every route (HEAD excluded), in registration order. */
+    registeredRoutes: ReadonlyArray<{ method: string; url: string }>;
+  }
+}
 
 /** A request must be fully received and answered within this time (slow-loris defence). */
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -69,6 +77,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     };
   }
   const app = Fastify(options) as unknown as FastifyInstance;
+
+  // Every route as registered, for the authorization matrix and the OpenAPI coverage tests.
+  const registeredRoutes: Array<{ method: string; url: string }> = [];
+  app.decorate("registeredRoutes", registeredRoutes);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== "HEAD") registeredRoutes.push({ method, url: route.url });
+    }
+  });
 
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -114,6 +131,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       await api.register(authRoutes, { db, ctx: accounts });
       await api.register(meRoutes, { db, ctx: accounts });
       await api.register(adminRoutes, { db, config, now });
+      await api.register(auditRoutes, { db });
       await api.register(tokenRoutes, { db, now });
       await api.register(vaultRoutes, { db, now });
       await api.register(secretRoutes, {

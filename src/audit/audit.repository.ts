@@ -57,3 +57,76 @@ export async function listAuditEvents(
   if (filter.action !== undefined) query = query.where("action", "=", filter.action);
   return query.execute();
 }
+
+/** A stored audit row with its position in the chain. */
+export interface SequencedAuditRow extends AuditRow {
+  seq: number;
+}
+
+const SEQUENCED_COLUMNS = [
+  "seq",
+  "id",
+  "at",
+  "actor_id",
+  "actor_name",
+  "action",
+  "target",
+  "address",
+  "outcome",
+  "details",
+  "prev_hash",
+  "hash",
+] as const;
+
+/**
+ * Up to `limit` events with `seq` greater than `afterSeq` (null: from the very first, whatever
+ * its number), oldest first: the order of the hash chain.
+ */
+export async function listAuditRowsAfter(
+  db: Kysely<Database>,
+  afterSeq: number | null,
+  limit: number,
+): Promise<SequencedAuditRow[]> {
+  let select = db
+    .selectFrom("audit_events")
+    .select(SEQUENCED_COLUMNS)
+    .orderBy("seq", "asc")
+    .limit(limit);
+  if (afterSeq !== null) select = select.where("seq", ">", afterSeq);
+  return select.execute();
+}
+
+/** What `GET /audit` filters on; every field is optional except the page size. */
+export interface AuditQuery {
+  /** Lower-cased actor name (usernames are unique without regard to case). */
+  actorKey?: string;
+  action?: string;
+  /** ISO-8601 UTC, inclusive. */
+  since?: string;
+  /** ISO-8601 UTC, exclusive. */
+  until?: string;
+  /** Only events older than this `seq` (the page cursor). */
+  beforeSeq?: number;
+  limit: number;
+}
+
+/** Events matching `query`, newest first, at most `query.limit`. */
+export async function queryAuditEvents(
+  db: Kysely<Database>,
+  query: AuditQuery,
+): Promise<SequencedAuditRow[]> {
+  let select = db
+    .selectFrom("audit_events")
+    .select(SEQUENCED_COLUMNS)
+    .orderBy("seq", "desc")
+    .limit(query.limit);
+  if (query.actorKey !== undefined) {
+    const actorKey = query.actorKey;
+    select = select.where((eb) => eb(eb.fn<string>("lower", ["actor_name"]), "=", actorKey));
+  }
+  if (query.action !== undefined) select = select.where("action", "=", query.action);
+  if (query.since !== undefined) select = select.where("at", ">=", query.since);
+  if (query.until !== undefined) select = select.where("at", "<", query.until);
+  if (query.beforeSeq !== undefined) select = select.where("seq", "<", query.beforeSeq);
+  return select.execute();
+}

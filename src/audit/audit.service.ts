@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { dialectOf } from "../db/dialect.js";
 import type { Database, Db } from "../db/schema.js";
 import { randomId } from "../lib/random.js";
-import type { AuditRow } from "./audit.repository.js";
-import { findLastAuditHash, insertAuditEvent } from "./audit.repository.js";
+import type { AuditQuery, AuditRow, SequencedAuditRow } from "./audit.repository.js";
+import { findLastAuditHash, insertAuditEvent, queryAuditEvents } from "./audit.repository.js";
 
 /** The `prev_hash` of the first event. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -68,4 +68,27 @@ export async function recordAuditEvent(db: Db, event: AuditEvent, now: Date): Pr
   };
   if (db.isTransaction) await append(db);
   else await db.transaction().execute(append);
+}
+
+/** One page of audit events, newest first, and where the next (older) page starts. */
+export interface AuditPage {
+  events: SequencedAuditRow[];
+  /** Pass as `beforeSeq` for the next page; null on the last page. */
+  nextBeforeSeq: number | null;
+}
+
+/**
+ * Events matching `query` (actor, action, time window), newest first, `query.limit` per
+ * page. Paging is by `seq`, so events appended while a reader pages never shift or repeat
+ * what the reader sees next.
+ */
+export async function listAuditPage(db: Db, query: AuditQuery): Promise<AuditPage> {
+  // One extra row says whether another page exists without a count query.
+  const rows = await queryAuditEvents(db, { ...query, limit: query.limit + 1 });
+  const events = rows.slice(0, query.limit);
+  const last = events.at(-1);
+  return {
+    events,
+    nextBeforeSeq: rows.length > query.limit && last !== undefined ? last.seq : null,
+  };
 }

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerAuditCommands } from "./audit.commands.js";
 import { registerDoctorCommand } from "./doctor.commands.js";
 import { registerKeysCommands } from "./keys.commands.js";
 import { registerServerCommands } from "./server.commands.js";
@@ -16,5 +17,6 @@ registerServerCommands(program);
 registerKeysCommands(program);
 registerUsersCommands(program);
 registerDoctorCommand(program);
+registerAuditCommands(program);
 
 await program.parseAsync(process.argv);
