@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { verifyAuditChain } from "../../src/audit/index.js";
 import type { SignedIn } from "../helpers/accounts.js";
 import { asSession, createTestUser, signIn } from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
