@@ -400,6 +400,9 @@ for (const kind of testDatabaseTargets()) {
           stored.map((r) => r.version).sort((a, b) => a - b),
           numbers,
         );
+        // Fifteen concurrent audit appends still form one chain.
+        const chain = await verifyAuditChain(app.database.db, { batchSize: 100 });
+        assert.equal(chain.ok, true, JSON.stringify(chain));
       } finally {
         await app.close();
         await database.cleanup();
