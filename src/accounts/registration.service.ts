@@ -161,26 +161,14 @@ export async function confirmRegistration(
   return db.transaction().execute(async (trx) => {
     const pending = await takePendingRegistration(trx, hashToken(token));
     if (pending === null || pending.expires_at <= now.toISOString()) throw invalidLink();
-    const user: UserRow = {
+    const user = newUserRow({
       id: pending.user_id,
       username: pending.username,
-      username_key: pending.username_key,
       email: pending.email,
-      email_key: pending.email_key,
-      password_hash: pending.password_hash,
+      passwordHash: pending.password_hash,
       role: "member",
-      disabled_at: null,
-      totp_secret: null,
-      totp_enabled_at: null,
-      totp_last_step: null,
-      failed_login_count: 0,
-      failed_logins_before_last_login: 0,
-      locked_until: null,
-      last_login_at: null,
-      last_login_address: null,
-      created_at: now.toISOString(),
-      updated_at: now.toISOString(),
-    };
+      now: now.toISOString(),
+    });
     try {
       await insertUser(trx, user);
     } catch (error) {
@@ -221,26 +209,14 @@ export async function createUser(
     "password",
   );
   const now = ctx.now().toISOString();
-  const user: UserRow = {
+  const user = newUserRow({
     id: randomId(),
     username: input.username,
-    username_key: usernameKey(input.username),
     email: input.email,
-    email_key: emailKey(input.email),
-    password_hash: await hashPassword(input.password, ctx.config.argon2),
+    passwordHash: await hashPassword(input.password, ctx.config.argon2),
     role: input.role,
-    disabled_at: null,
-    totp_secret: null,
-    totp_enabled_at: null,
-    totp_last_step: null,
-    failed_login_count: 0,
-    failed_logins_before_last_login: 0,
-    locked_until: null,
-    last_login_at: null,
-    last_login_address: null,
-    created_at: now,
-    updated_at: now,
-  };
+    now,
+  });
   try {
     await db.transaction().execute(async (trx) => {
       await insertUser(trx, user);
@@ -264,4 +240,35 @@ export async function createUser(
     throw error;
   }
   return user;
+}
+
+/** A fresh, active account row: no second factor, no sign-in history. */
+function newUserRow(input: {
+  id: string;
+  username: string;
+  email: string;
+  passwordHash: string;
+  role: UserRow["role"];
+  now: string;
+}): UserRow {
+  return {
+    id: input.id,
+    username: input.username,
+    username_key: usernameKey(input.username),
+    email: input.email,
+    email_key: emailKey(input.email),
+    password_hash: input.passwordHash,
+    role: input.role,
+    disabled_at: null,
+    totp_secret: null,
+    totp_enabled_at: null,
+    totp_last_step: null,
+    failed_login_count: 0,
+    failed_logins_before_last_login: 0,
+    locked_until: null,
+    last_login_at: null,
+    last_login_address: null,
+    created_at: input.now,
+    updated_at: input.now,
+  };
 }

@@ -1,4 +1,3 @@
-import { recordAuditEvent } from "../audit/audit.service.js";
 import type { MasterKey } from "../config/keys.js";
 import { DecryptionError } from "../crypto/envelope.js";
 import { macToken, verifyMacToken } from "../crypto/tokens.js";
@@ -25,34 +24,13 @@ import {
 } from "./secrets.repository.js";
 import { SECRET_VERSIONS_KEPT } from "./vaults.schema.js";
 import type { Acting } from "./vaults.service.js";
+import { auditAction } from "./vaults.service.js";
 
 /** What the secret services need besides the database. */
 export interface SecretKeys {
   keyring: readonly MasterKey[];
   /** Signs pagination cursors so they cannot be forged or moved to another vault. */
   secretKey: SecretBytes;
-}
-
-function audit(
-  db: Db,
-  acting: Acting,
-  action: string,
-  target: string,
-  details?: Record<string, string | number>,
-): Promise<void> {
-  return recordAuditEvent(
-    db,
-    {
-      actorId: acting.actor.userId,
-      actorName: acting.actor.username,
-      action,
-      target,
-      address: acting.address,
-      outcome: "success",
-      ...(details ? { details } : {}),
-    },
-    acting.now,
-  );
 }
 
 /** An opaque, signed cursor naming the last secret of a page in one vault. */
@@ -167,7 +145,7 @@ async function writeVersion(
     version > SECRET_VERSIONS_KEPT
       ? await deleteVersionsUpTo(trx, secret.id, version - SECRET_VERSIONS_KEPT)
       : 0;
-  await audit(trx, acting, "secret.write", `${access.vault.slug}/${input.name}`, { version });
+  await auditAction(trx, acting, "secret.write", `${access.vault.slug}/${input.name}`, { version });
   return {
     secret: { ...secret, current_version: version, updated_at: now },
     created: existing === null,
@@ -227,7 +205,7 @@ export async function revealSecret(
     if (error instanceof DecryptionError) throw integrityError(error);
     throw error;
   }
-  await audit(
+  await auditAction(
     db,
     acting,
     versionNumber === undefined ? "secret.reveal" : "secret.reveal-version",
@@ -267,7 +245,7 @@ export async function deleteSecret(
     if (secret === null) throw notFound("There is no such secret.");
     await deleteSecretRow(trx, secret.id);
     await recordShredded(trx, [secret.id], access.vault.id, acting.now.toISOString());
-    await audit(trx, acting, "secret.delete", `${access.vault.slug}/${name}`);
+    await auditAction(trx, acting, "secret.delete", `${access.vault.slug}/${name}`);
   });
   await dialectOf(db).scrubDeletedData(db);
 }
@@ -287,7 +265,7 @@ export async function restoreVersion(
     value: old.value,
     note: old.note ?? undefined,
   });
-  await audit(db, acting, "secret.restore", `${access.vault.slug}/${name}`, {
+  await auditAction(db, acting, "secret.restore", `${access.vault.slug}/${name}`, {
     from: n,
     version: secret.current_version,
   });

@@ -27,7 +27,8 @@ export interface Acting {
   now: Date;
 }
 
-function audit(
+/** Records a successful vault or secret action by `acting.actor`. */
+export function auditAction(
   db: Db,
   acting: Acting,
   action: string,
@@ -72,7 +73,7 @@ export async function createVault(
         role: "owner",
         created_at: now,
       });
-      await audit(trx, acting, "vault.create", vault.slug);
+      await auditAction(trx, acting, "vault.create", vault.slug);
     });
   } catch (error) {
     if (dialectOf(db).isUniqueViolation(error))
@@ -101,7 +102,7 @@ export async function updateVault(
 ): Promise<VaultRow> {
   await db.transaction().execute(async (trx) => {
     await updateVaultDescription(trx, access.vault.id, description, acting.now.toISOString());
-    await audit(trx, acting, "vault.update", access.vault.slug);
+    await auditAction(trx, acting, "vault.update", access.vault.slug);
   });
   return { ...access.vault, description, updated_at: acting.now.toISOString() };
 }
@@ -116,7 +117,7 @@ export async function deleteVault(db: Db, acting: Acting, access: VaultAccess): 
     for (const secretId of secretIds) await deleteSecretRow(trx, secretId);
     await recordShredded(trx, secretIds, access.vault.id, acting.now.toISOString());
     await deleteVaultRow(trx, access.vault.id);
-    await audit(trx, acting, "vault.delete", access.vault.slug, {
+    await auditAction(trx, acting, "vault.delete", access.vault.slug, {
       secretsShredded: secretIds.length,
     });
   });
@@ -147,10 +148,16 @@ export async function putMember(
       role,
       created_at: acting.now.toISOString(),
     });
-    await audit(trx, acting, current === null ? "member.add" : "member.role", access.vault.slug, {
-      username: user.username,
-      role,
-    });
+    await auditAction(
+      trx,
+      acting,
+      current === null ? "member.add" : "member.role",
+      access.vault.slug,
+      {
+        username: user.username,
+        role,
+      },
+    );
     return { username: user.username, role, created: current === null };
   });
 }
@@ -172,6 +179,6 @@ export async function removeMember(
       );
     }
     await deleteMember(trx, access.vault.id, userId);
-    await audit(trx, acting, "member.remove", access.vault.slug, { username });
+    await auditAction(trx, acting, "member.remove", access.vault.slug, { username });
   });
 }
