@@ -27,6 +27,7 @@ import type { ThrottleStore } from "./throttle/throttle.js";
 import { bearerAuthenticator, tokenRoutes } from "./tokens/index.js";
 import { secretRoutes } from "./vaults/secrets.routes.js";
 import { vaultRoutes } from "./vaults/vaults.routes.js";
+import { pageRoutes } from "./web/pages.routes.js";
 import { webRoutes } from "./web/web.routes.js";
 
 declare module "fastify" {
@@ -143,5 +144,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     { prefix: "/api/v1" },
   );
   await app.register(webRoutes);
+  await app.register(pageRoutes, { db, ctx: accounts });
   return app;
 }

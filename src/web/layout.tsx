@@ -1,12 +1,16 @@
 import type { ComponentChildren, VNode } from "preact";
+import type { PageContext } from "./web-context.js";
 
 export interface LayoutProps {
   title: string;
+  /** Absent on pages rendered outside a request (the error page before a session is known). */
+  context?: PageContext;
   children: ComponentChildren;
 }
 
-/** The frame of every page: one same-origin stylesheet, no inline script or style. */
-export function Layout({ title, children }: LayoutProps): VNode {
+/** The frame of every page: one same-origin stylesheet and script, no inline script or style. */
+export function Layout({ title, context, children }: LayoutProps): VNode {
+  const user = context?.user ?? null;
   return (
     <html lang="en">
       <head>
@@ -15,14 +19,38 @@ export function Layout({ title, children }: LayoutProps): VNode {
         <meta name="color-scheme" content="light dark" />
         <title>{`${title} · Strongroom`}</title>
         <link rel="stylesheet" href="/static/app.css" />
+        <script src="/static/app.js" defer />
       </head>
       <body>
+        <a class="skip-link" href="#main">
+          Skip to content
+        </a>
         <header class="site-header">
           <a class="brand" href="/">
             Strongroom
           </a>
+          {user !== null ? (
+            <nav aria-label="Main">
+              <a href="/">Vaults</a>
+              {user.role === "admin" || user.role === "auditor" ? <a href="/audit">Audit</a> : null}
+              <span class="muted">{user.username}</span>
+              <form method="post" action="/logout" class="inline">
+                <input type="hidden" name="_csrf" value={context?.csrfToken ?? ""} />
+                <button type="submit" class="link">
+                  Sign out
+                </button>
+              </form>
+            </nav>
+          ) : null}
         </header>
-        <main id="main">{children}</main>
+        <main id="main">
+          {context?.flash ? (
+            <p class={`flash ${context.flash.kind}`} role="status" aria-live="polite">
+              {context.flash.text}
+            </p>
+          ) : null}
+          {children}
+        </main>
       </body>
     </html>
   );

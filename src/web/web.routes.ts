@@ -1,9 +1,6 @@
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
-import { h } from "preact";
-import { HomePage } from "./home.pages.js";
-import { renderDocument } from "./render.js";
 
 const STATIC_ROOT = fileURLToPath(new URL("./static/", import.meta.url));
 
@@ -21,10 +18,5 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
     decorateReply: false,
     cacheControl: true,
     maxAge: "1h",
-  });
-
-  app.get("/", async (_request, reply) => {
-    reply.type("text/html; charset=utf-8");
-    return renderDocument(h(HomePage, {}));
   });
 }

@@ -1,0 +1,84 @@
+import type { ComponentChildren, VNode } from "preact";
+
+/** A form that posts with this session's CSRF token. */
+export function PostForm({
+  action,
+  csrfToken,
+  children,
+  class: className,
+  confirm,
+}: {
+  action: string;
+  csrfToken: string;
+  children: ComponentChildren;
+  class?: string;
+  /** Asked in a dialog before submitting (by /static/app.js; without JavaScript it submits). */
+  confirm?: string;
+}): VNode {
+  return (
+    <form method="post" action={action} class={className} data-confirm={confirm}>
+      <input type="hidden" name="_csrf" value={csrfToken} />
+      {children}
+    </form>
+  );
+}
+
+export interface FieldProps {
+  name: string;
+  label: string;
+  type?: "text" | "email" | "password";
+  value?: string;
+  error?: string | undefined;
+  autocomplete?: string;
+  required?: boolean;
+  multiline?: boolean;
+}
+
+/** A labelled input; its error is tied to it for screen readers. */
+export function Field({
+  name,
+  label,
+  type = "text",
+  value,
+  error,
+  autocomplete,
+  required = false,
+  multiline = false,
+}: FieldProps): VNode {
+  const id = `field-${name}`;
+  const errorId = `${id}-error`;
+  const common = {
+    id,
+    name,
+    required,
+    "aria-invalid": error !== undefined ? ("true" as const) : undefined,
+    "aria-describedby": error !== undefined ? errorId : undefined,
+  };
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      {multiline ? (
+        <textarea {...common} rows={4} value={value ?? ""} />
+      ) : (
+        <input {...common} type={type as "text"} value={value ?? ""} autocomplete={autocomplete} />
+      )}
+      {error !== undefined ? (
+        <p class="field-error" id={errorId} aria-live="polite">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** Field errors from a zod failure, keyed by the first path segment. */
+export function fieldErrors(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const issue of issues) {
+    const key = String(issue.path[0] ?? "form");
+    errors[key] ??= issue.message;
+  }
+  return errors;
+}

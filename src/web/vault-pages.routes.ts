@@ -1,0 +1,320 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { h } from "preact";
+import type { AccountsContext } from "../accounts/context.js";
+import type { Db } from "../db/schema.js";
+import type { Principal } from "../http/authentication.js";
+import { AppError, notFound } from "../lib/errors.js";
+import { authorize, decide } from "../policy/policy.js";
+import type { VaultAccess } from "../vaults/access.js";
+import { authorizeVault } from "../vaults/access.js";
+import {
+  deleteSecret,
+  findSecretOrThrow,
+  listSecrets,
+  listSecretVersions,
+  putSecret,
+  revealSecret,
+} from "../vaults/secrets.service.js";
+import { listMembers } from "../vaults/vaults.repository.js";
+import {
+  createVaultBody,
+  putMemberBody,
+  putSecretBody,
+  secretNameSchema,
+  vaultSlugSchema,
+} from "../vaults/vaults.schema.js";
+import type { Acting } from "../vaults/vaults.service.js";
+import { createVault, listVaults, putMember } from "../vaults/vaults.service.js";
+import { fieldErrors } from "./components.js";
+import { pageContext, sendPage } from "./pages.routes.js";
+import type { VaultSummary } from "./vault.pages.js";
+import { SecretPage, VaultPage, VaultsPage } from "./vault.pages.js";
+import { setFlash } from "./web-context.js";
+
+export interface VaultPageOptions {
+  db: Db;
+  ctx: AccountsContext;
+}
+
+type Params = Record<string, string>;
+
+/** The signed-in browser user, or a redirect to sign in (coming back here afterwards). */
+function signedIn(request: FastifyRequest, reply: FastifyReply): Principal | null {
+  if (request.principal?.kind === "session") return request.principal;
+  void reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+  return null;
+}
+
+function slugParam(params: unknown): string {
+  const parsed = vaultSlugSchema.safeParse((params as Params).vault);
+  if (!parsed.success) throw notFound();
+  return parsed.data;
+}
+
+function nameParam(params: unknown): string {
+  const parsed = secretNameSchema.safeParse((params as Params).name);
+  if (!parsed.success) throw notFound("There is no such secret.");
+  return parsed.data;
+}
+
+function form(request: FastifyRequest): Record<string, string> {
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(body).filter(([, v]) => typeof v === "string"),
+  ) as Record<string, string>;
+}
+
+/** The vault pages: every action goes through the same services and policy as the API. */
+export async function vaultPages(
+  app: FastifyInstance,
+  { db, ctx }: VaultPageOptions,
+): Promise<void> {
+  const keys = { keyring: ctx.config.masterKeys, secretKey: ctx.config.secretKey };
+  const acting = (actor: Principal, request: FastifyRequest): Acting => ({
+    actor,
+    address: request.ip,
+    now: ctx.now(),
+  });
+  const flash = (reply: FastifyReply, kind: "success" | "error", text: string): void =>
+    setFlash(reply, ctx.config.secretKey, { kind, text }, ctx.config.publicUrlIsHttps);
+
+  const renderVaults = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    actor: Principal,
+    status = 200,
+    errors: Record<string, string> = {},
+    values: Record<string, string> = {},
+  ) => {
+    const vaults: VaultSummary[] = (await listVaults(db, actor)).map((v) => ({
+      slug: v.slug,
+      description: v.description,
+      role: v.role,
+    }));
+    return sendPage(
+      reply,
+      h(VaultsPage, { context: pageContext(request, reply, ctx), vaults, errors, values }),
+      status,
+    );
+  };
+
+  app.get("/", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    authorize(actor, "vault.list");
+    return renderVaults(request, reply, actor);
+  });
+
+  app.post("/vaults", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const values = form(request);
+    const parsed = createVaultBody.safeParse({
+      slug: values.slug,
+      ...(values.description ? { description: values.description } : {}),
+    });
+    if (!parsed.success)
+      return renderVaults(request, reply, actor, 400, fieldErrors(parsed.error.issues), values);
+    authorize(actor, "vault.create");
+    try {
+      const vault = await createVault(db, acting(actor, request), parsed.data);
+      flash(reply, "success", `Vault ${vault.slug} created.`);
+      return reply.redirect(`/vaults/${encodeURIComponent(vault.slug)}`, 303);
+    } catch (error) {
+      if (error instanceof AppError && error.status === 409)
+        return renderVaults(
+          request,
+          reply,
+          actor,
+          409,
+          { slug: error.detail ?? error.title },
+          values,
+        );
+      throw error;
+    }
+  });
+
+  const renderVault = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    actor: Principal,
+    access: VaultAccess,
+    status = 200,
+    errors: Record<string, string> = {},
+    values: Record<string, string> = {},
+  ) => {
+    const cursor = (request.query as Params).cursor;
+    const page = await listSecrets(
+      db,
+      keys,
+      access,
+      50,
+      typeof cursor === "string" ? cursor : undefined,
+    );
+    const isOwner = decide(actor, "member.manage", {
+      vaultId: access.vault.id,
+      role: access.role,
+    }).allowed;
+    const members = isOwner
+      ? (await listMembers(db, access.vault.id)).map((m) => ({
+          username: m.username,
+          role: m.role,
+        }))
+      : null;
+    return sendPage(
+      reply,
+      h(VaultPage, {
+        context: pageContext(request, reply, ctx),
+        vault: {
+          slug: access.vault.slug,
+          description: access.vault.description,
+          role: access.role,
+        },
+        secrets: page.secrets.map((s) => ({
+          name: s.name,
+          version: s.current_version,
+          updatedAt: s.updated_at,
+        })),
+        nextCursor: page.nextCursor,
+        members,
+        canWrite: decide(actor, "secret.write", { vaultId: access.vault.id, role: access.role })
+          .allowed,
+        errors,
+        values,
+      }),
+      status,
+    );
+  };
+
+  app.get("/vaults/:vault", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "secret.list");
+    return renderVault(request, reply, actor, access);
+  });
+
+  app.post("/vaults/:vault/secrets", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "secret.write");
+    const values = form(request);
+    const name = secretNameSchema.safeParse(values.name);
+    const body = putSecretBody.safeParse({
+      value: values.value,
+      ...(values.note ? { note: values.note } : {}),
+    });
+    if (!name.success || !body.success) {
+      const errors = {
+        ...(name.success ? {} : { name: name.error.issues[0]?.message ?? "is invalid" }),
+        ...(body.success ? {} : fieldErrors(body.error.issues)),
+      };
+      return renderVault(request, reply, actor, access, 400, errors, {
+        name: values.name ?? "",
+        note: values.note ?? "",
+      });
+    }
+    const { secret, created } = await putSecret(db, keys, acting(actor, request), access, {
+      name: name.data,
+      ...body.data,
+    });
+    flash(
+      reply,
+      "success",
+      created
+        ? `Secret ${secret.name} saved.`
+        : `Secret ${secret.name} is now at version ${secret.current_version}.`,
+    );
+    return reply.redirect(
+      `/vaults/${encodeURIComponent(access.vault.slug)}/secrets/${encodeURIComponent(secret.name)}`,
+      303,
+    );
+  });
+
+  app.post("/vaults/:vault/members", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "member.manage");
+    const values = form(request);
+    const role = putMemberBody.safeParse({ role: values.role });
+    if (!role.success || !/^[A-Za-z0-9_]{4,25}$/.test(values.username ?? "")) {
+      return renderVault(request, reply, actor, access, 400, {
+        username: "Enter a username and a role.",
+      });
+    }
+    try {
+      await putMember(db, acting(actor, request), access, values.username ?? "", role.data.role);
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500)
+        return renderVault(request, reply, actor, access, error.status, {
+          username: error.detail ?? error.title,
+        });
+      throw error;
+    }
+    flash(reply, "success", `${values.username} is now ${role.data.role}.`);
+    return reply.redirect(`/vaults/${encodeURIComponent(access.vault.slug)}`, 303);
+  });
+
+  const renderSecret = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    actor: Principal,
+    access: VaultAccess,
+    name: string,
+    revealed?: { value: string; note: string | null; version: number },
+  ) => {
+    const secret = await findSecretOrThrow(db, access, name);
+    const versions = (await listSecretVersions(db, access, name)).map((v) => ({
+      version: v.version,
+      createdAt: v.created_at,
+      createdBy: v.created_by,
+    }));
+    return sendPage(
+      reply,
+      h(SecretPage, {
+        context: pageContext(request, reply, ctx),
+        vault: access.vault.slug,
+        secret: {
+          name: secret.name,
+          version: secret.current_version,
+          updatedAt: secret.updated_at,
+        },
+        versions,
+        ...(revealed ? { revealed } : {}),
+        canWrite: decide(actor, "secret.write", { vaultId: access.vault.id, role: access.role })
+          .allowed,
+      }),
+    );
+  };
+
+  app.get("/vaults/:vault/secrets/:name", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "secret.list");
+    return renderSecret(request, reply, actor, access, nameParam(request.params));
+  });
+
+  // Reveal is a POST (never a link a crawler or prefetch could follow) and answered
+  // `no-store` (the global default), so the value is shown once and not kept by the browser.
+  app.post("/vaults/:vault/secrets/:name/reveal", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "secret.reveal");
+    const name = nameParam(request.params);
+    const revealed = await revealSecret(db, keys, acting(actor, request), access, name);
+    return renderSecret(request, reply, actor, access, name, {
+      value: revealed.value,
+      note: revealed.note,
+      version: revealed.version,
+    });
+  });
+
+  app.post("/vaults/:vault/secrets/:name/delete", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "secret.delete");
+    const name = nameParam(request.params);
+    await deleteSecret(db, acting(actor, request), access, name);
+    flash(reply, "success", `Secret ${name} deleted and shredded.`);
+    return reply.redirect(`/vaults/${encodeURIComponent(access.vault.slug)}`, 303);
+  });
+}

@@ -1,0 +1,260 @@
+import type { VNode } from "preact";
+import { Field, PostForm } from "./components.js";
+import { Layout } from "./layout.js";
+import type { PageContext } from "./web-context.js";
+
+export interface VaultSummary {
+  slug: string;
+  description: string;
+  role: string;
+}
+
+export function VaultsPage({
+  context,
+  vaults,
+  errors = {},
+  values = {},
+}: {
+  context: PageContext;
+  vaults: VaultSummary[];
+  errors?: Record<string, string>;
+  values?: Record<string, string>;
+}): VNode {
+  return (
+    <Layout title="Vaults" context={context}>
+      <h1>Your vaults</h1>
+      {vaults.length === 0 ? (
+        <p>You are not a member of any vault yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Vault</th>
+              <th scope="col">Description</th>
+              <th scope="col">Your role</th>
+            </tr>
+          </thead>
+          <tbody>
+            {vaults.map((vault) => (
+              <tr key={vault.slug}>
+                <td>
+                  <a href={`/vaults/${encodeURIComponent(vault.slug)}`}>{vault.slug}</a>
+                </td>
+                <td>{vault.description}</td>
+                <td>{vault.role}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>New vault</h2>
+      <PostForm action="/vaults" csrfToken={context.csrfToken}>
+        <Field
+          name="slug"
+          label="Name (a-z, 0-9 and -)"
+          value={values.slug ?? ""}
+          error={errors.slug}
+          required
+        />
+        <Field
+          name="description"
+          label="Description"
+          value={values.description ?? ""}
+          error={errors.description}
+        />
+        <button type="submit">Create vault</button>
+      </PostForm>
+    </Layout>
+  );
+}
+
+export interface SecretSummary {
+  name: string;
+  version: number;
+  updatedAt: string;
+}
+
+export interface VaultPageProps {
+  context: PageContext;
+  vault: VaultSummary;
+  secrets: SecretSummary[];
+  nextCursor: string | null;
+  members: Array<{ username: string; role: string }> | null;
+  canWrite: boolean;
+  errors?: Record<string, string>;
+  values?: Record<string, string>;
+}
+
+export function VaultPage({
+  context,
+  vault,
+  secrets,
+  nextCursor,
+  members,
+  canWrite,
+  errors = {},
+  values = {},
+}: VaultPageProps): VNode {
+  const base = `/vaults/${encodeURIComponent(vault.slug)}`;
+  return (
+    <Layout title={vault.slug} context={context}>
+      <h1>{vault.slug}</h1>
+      {vault.description !== "" ? <p>{vault.description}</p> : null}
+      <h2>Secrets</h2>
+      {secrets.length === 0 ? (
+        <p>No secrets yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Version</th>
+              <th scope="col">Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {secrets.map((secret) => (
+              <tr key={secret.name}>
+                <td>
+                  <a href={`${base}/secrets/${encodeURIComponent(secret.name)}`}>{secret.name}</a>
+                </td>
+                <td>{secret.version}</td>
+                <td>{secret.updatedAt}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {nextCursor !== null ? (
+        <a href={`${base}?cursor=${encodeURIComponent(nextCursor)}`}>Next page</a>
+      ) : null}
+      {canWrite ? (
+        <>
+          <h2>Add a secret</h2>
+          <PostForm action={`${base}/secrets`} csrfToken={context.csrfToken}>
+            <Field
+              name="name"
+              label="Name (letters, digits, _ . -)"
+              value={values.name ?? ""}
+              error={errors.name}
+              required
+            />
+            <Field name="value" label="Value" multiline error={errors.value} required />
+            <Field
+              name="note"
+              label="Note (optional)"
+              multiline
+              value={values.note ?? ""}
+              error={errors.note}
+            />
+            <button type="submit">Save secret</button>
+          </PostForm>
+        </>
+      ) : null}
+      {members !== null ? (
+        <>
+          <h2>Members</h2>
+          <ul>
+            {members.map((member) => (
+              <li key={member.username}>
+                {member.username} — {member.role}
+              </li>
+            ))}
+          </ul>
+          <PostForm action={`${base}/members`} csrfToken={context.csrfToken}>
+            <Field name="username" label="Username" error={errors.username} required />
+            <div class="field">
+              <label for="field-role">Role</label>
+              <select id="field-role" name="role">
+                <option value="viewer">viewer</option>
+                <option value="editor">editor</option>
+                <option value="owner">owner</option>
+              </select>
+            </div>
+            <button type="submit">Add or change member</button>
+          </PostForm>
+        </>
+      ) : null}
+    </Layout>
+  );
+}
+
+export interface SecretPageProps {
+  context: PageContext;
+  vault: string;
+  secret: { name: string; version: number; updatedAt: string };
+  versions: Array<{ version: number; createdAt: string; createdBy: string | null }>;
+  /** Present only on the response to "Reveal": shown once, never cached. */
+  revealed?: { value: string; note: string | null; version: number };
+  canWrite: boolean;
+}
+
+export function SecretPage({
+  context,
+  vault,
+  secret,
+  versions,
+  revealed,
+  canWrite,
+}: SecretPageProps): VNode {
+  const base = `/vaults/${encodeURIComponent(vault)}/secrets/${encodeURIComponent(secret.name)}`;
+  return (
+    <Layout title={secret.name} context={context}>
+      <p>
+        <a href={`/vaults/${encodeURIComponent(vault)}`}>← {vault}</a>
+      </p>
+      <h1>{secret.name}</h1>
+      <p class="muted">
+        Version {secret.version}, updated {secret.updatedAt}
+      </p>
+      {revealed !== undefined ? (
+        <section aria-label="Secret value">
+          <pre class="secret-value" id="secret-value">
+            {revealed.value}
+          </pre>
+          <button type="button" data-copy="secret-value">
+            Copy
+          </button>
+          {revealed.note !== null ? <p class="secret-note">{revealed.note}</p> : null}
+        </section>
+      ) : (
+        <PostForm action={`${base}/reveal`} csrfToken={context.csrfToken}>
+          <button type="submit">Reveal</button>
+        </PostForm>
+      )}
+      {canWrite ? (
+        <>
+          <h2>New version</h2>
+          <PostForm
+            action={`/vaults/${encodeURIComponent(vault)}/secrets`}
+            csrfToken={context.csrfToken}
+          >
+            <input type="hidden" name="name" value={secret.name} />
+            <Field name="value" label="New value" multiline required />
+            <Field name="note" label="Note (optional)" multiline />
+            <button type="submit">Save new version</button>
+          </PostForm>
+          <h2>Delete</h2>
+          <PostForm
+            action={`${base}/delete`}
+            csrfToken={context.csrfToken}
+            confirm={`Delete ${secret.name} and all its versions? This cannot be undone.`}
+          >
+            <button type="submit" class="danger">
+              Delete this secret and every version
+            </button>
+          </PostForm>
+        </>
+      ) : null}
+      <h2>Versions</h2>
+      <ul>
+        {versions.map((v) => (
+          <li key={v.version}>
+            Version {v.version} — {v.createdAt}
+            {v.createdBy !== null ? ` by ${v.createdBy}` : ""}
+          </li>
+        ))}
+      </ul>
+    </Layout>
+  );
+}

@@ -1,0 +1,219 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { LightMyRequestResponse } from "fastify";
+import { createTestUser, GOOD_PASSWORD } from "../helpers/accounts.js";
+import type { TestApp } from "../helpers/app.js";
+import { createTestApp } from "../helpers/app.js";
+
+let t: TestApp;
+before(async () => {
+  t = await createTestApp({ env: { REGISTRATION: "open" } });
+  await createTestUser(t, { username: "page_user" });
+});
+after(async () => {
+  await t.close();
+});
+
+const FORM = { "content-type": "application/x-www-form-urlencoded", accept: "text/html" };
+const encode = (fields: Record<string, string>): string => new URLSearchParams(fields).toString();
+const cookieOf = (response: LightMyRequestResponse): string => {
+  const cookie = response.cookies.find((c) => c.name === "strongroom_session");
+  assert.ok(cookie, "a session cookie");
+  return `${cookie.name}=${cookie.value}`;
+};
+const csrfFrom = (html: string): string => {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html);
+  assert.ok(match?.[1], "a CSRF field in the form");
+  return match[1];
+};
+
+async function signInByForm(next = "/"): Promise<{ cookie: string; csrf: string }> {
+  const response = await t.app.inject({
+    method: "POST",
+    url: `/login?next=${encodeURIComponent(next)}`,
+    headers: FORM,
+    payload: encode({ username: "page_user", password: GOOD_PASSWORD }),
+  });
+  assert.equal(response.statusCode, 303, response.body);
+  const cookie = cookieOf(response);
+  const home = await t.app.inject({ url: "/", headers: { cookie, accept: "text/html" } });
+  return { cookie, csrf: csrfFrom(home.body) };
+}
+
+describe("pages", () => {
+  it("send a signed-out visitor to the sign-in page, then back", async () => {
+    const home = await t.app.inject({ url: "/vaults/x-vault", headers: { accept: "text/html" } });
+    assert.equal(home.statusCode, 303);
+    assert.equal(home.headers.location, "/login?next=%2Fvaults%2Fx-vault");
+    const form = await t.app.inject({ url: "/login", headers: { accept: "text/html" } });
+    assert.equal(form.statusCode, 200);
+    assert.match(form.body, /<label for="field-username">/);
+    assert.doesNotMatch(
+      form.body,
+      /<script>|style="|onclick=/i,
+      "no inline script, style or handlers",
+    );
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/login?next=%2Fvaults%2Fx-vault",
+      headers: FORM,
+      payload: encode({ username: "page_user", password: GOOD_PASSWORD }),
+    });
+    assert.equal(response.headers.location, "/vaults/x-vault");
+  });
+
+  for (const next of [
+    "//evil.example",
+    "https://evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/%0d%0aLocation: https://evil.example",
+    "javascript:alert(1)",
+  ]) {
+    it(`never redirects off-site after sign-in (next=${JSON.stringify(next)})`, async () => {
+      const response = await t.app.inject({
+        method: "POST",
+        url: `/login?next=${encodeURIComponent(next)}`,
+        headers: FORM,
+        payload: encode({ username: "page_user", password: GOOD_PASSWORD }),
+      });
+      assert.equal(response.statusCode, 303);
+      const location = String(response.headers.location);
+      assert.ok(
+        location.startsWith("/") &&
+          !location.startsWith("//") &&
+          !location.includes("\\") &&
+          !/[\r\n]/.test(location),
+        location,
+      );
+      assert.ok(location === "/" || location === next, location);
+    });
+  }
+
+  it("a wrong password re-renders the form with the username kept and the password not", async () => {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/login",
+      headers: FORM,
+      payload: encode({ username: "page_user", password: "wrong-password-on-page" }),
+    });
+    assert.equal(response.statusCode, 401);
+    assert.match(response.body, /value="page_user"/);
+    assert.ok(!response.body.includes("wrong-password-on-page"));
+    assert.match(response.body, /role="alert"/);
+  });
+
+  it("create a vault, add a secret, reveal it once with no-store, delete it — all with CSRF", async () => {
+    const { cookie, csrf } = await signInByForm();
+    const refused = await t.app.inject({
+      method: "POST",
+      url: "/vaults",
+      headers: { ...FORM, cookie },
+      payload: encode({ slug: "page-vault" }),
+    });
+    assert.equal(refused.statusCode, 403, "no CSRF token, no vault");
+    const created = await t.app.inject({
+      method: "POST",
+      url: "/vaults",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf, slug: "page-vault", description: "<b>bold</b>" }),
+    });
+    assert.equal(created.statusCode, 303);
+    const flash = created.cookies.find((c) => c.name === "strongroom_flash");
+    assert.ok(flash, "a flash message is set");
+    const vaultPage = await t.app.inject({
+      url: "/vaults/page-vault",
+      headers: { cookie: `${cookie}; strongroom_flash=${flash.value}`, accept: "text/html" },
+    });
+    assert.match(vaultPage.body, /&lt;b>bold&lt;\/b>/, "user text is escaped");
+    assert.ok(!vaultPage.body.includes("<b>bold"));
+    assert.match(vaultPage.body, /Vault page-vault created\./, "flash message");
+    const saved = await t.app.inject({
+      method: "POST",
+      url: "/vaults/page-vault/secrets",
+      headers: { ...FORM, cookie },
+      payload: encode({
+        _csrf: csrf,
+        name: "PAGE_SECRET",
+        value: 'page-secret-value"><script>alert(1)</script>',
+      }),
+    });
+    assert.equal(saved.statusCode, 303);
+    const secretPage = await t.app.inject({
+      url: saved.headers.location as string,
+      headers: { cookie, accept: "text/html" },
+    });
+    assert.ok(!secretPage.body.includes("page-secret-value"), "not shown before Reveal");
+    const revealed = await t.app.inject({
+      method: "POST",
+      url: "/vaults/page-vault/secrets/PAGE_SECRET/reveal",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf }),
+    });
+    assert.equal(revealed.statusCode, 200);
+    assert.equal(revealed.headers["cache-control"], "no-store");
+    assert.match(revealed.body, /page-secret-value&quot;>&lt;script>alert\(1\)&lt;\/script>/);
+    assert.ok(!revealed.body.includes("<script>alert"));
+    const bad = await t.app.inject({
+      method: "POST",
+      url: "/vaults/page-vault/secrets",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf, name: "1bad name", value: "" }),
+    });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.body, /aria-invalid="true"/);
+    const deleted = await t.app.inject({
+      method: "POST",
+      url: "/vaults/page-vault/secrets/PAGE_SECRET/delete",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf }),
+    });
+    assert.equal(deleted.statusCode, 303);
+    assert.equal(
+      (
+        await t.app.inject({
+          url: "/vaults/page-vault/secrets/PAGE_SECRET",
+          headers: { cookie, accept: "text/html" },
+        })
+      ).statusCode,
+      404,
+    );
+  });
+
+  it("a forged flash cookie is ignored", async () => {
+    const { cookie } = await signInByForm();
+    const forged = Buffer.from(
+      JSON.stringify({ kind: "error", text: "Your account is compromised: visit evil.example" }),
+    ).toString("base64url");
+    const response = await t.app.inject({
+      url: "/",
+      headers: { cookie: `${cookie}; strongroom_flash=${forged}.AAAA`, accept: "text/html" },
+    });
+    assert.ok(!response.body.includes("evil.example"));
+  });
+
+  it("the API still refuses form bodies", async () => {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/login",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      payload: encode({ username: "page_user", password: GOOD_PASSWORD }),
+    });
+    assert.equal(response.statusCode, 415);
+  });
+
+  it("sign-out ends the session", async () => {
+    const { cookie, csrf } = await signInByForm();
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/logout",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf }),
+    });
+    assert.equal(response.statusCode, 303);
+    assert.equal(
+      (await t.app.inject({ url: "/", headers: { cookie, accept: "text/html" } })).statusCode,
+      303,
+    );
+  });
+});
