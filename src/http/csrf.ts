@@ -63,8 +63,11 @@ export function registerCsrfProtection(app: FastifyInstance, options: CsrfOption
     if (fetchSite === "cross-site" || fetchSite === "same-site") {
       throw csrfRefused("Cross-site requests are not accepted.");
     }
+    // Browsers that send fetch metadata have vouched for the request being same-origin;
+    // their Origin may then be "null" (form posts under `Referrer-Policy: no-referrer`).
+    // Without fetch metadata, a present Origin must be ours.
     const origin = request.headers.origin;
-    if (origin !== undefined && !isAllowedOrigin(origin, options)) {
+    if (fetchSite !== "same-origin" && origin !== undefined && !isAllowedOrigin(origin, options)) {
       throw csrfRefused("The request's origin is not allowed.");
     }
 
