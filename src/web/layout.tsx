@@ -33,6 +33,7 @@ export function Layout({ title, context, children }: LayoutProps): VNode {
           {user !== null ? (
             <nav aria-label="Main">
               <a href="/">Vaults</a>
+              <a href="/settings">Settings</a>
               {user.role === "admin" || user.role === "auditor" ? <a href="/audit">Audit</a> : null}
               <span class="muted">{user.username}</span>
               <form method="post" action="/logout" class="inline">

@@ -19,6 +19,7 @@ import {
 } from "./auth.pages.js";
 import { fieldErrors } from "./components.js";
 import { renderDocument } from "./render.js";
+import { settingsPages } from "./settings-pages.routes.js";
 import { vaultPages } from "./vault-pages.routes.js";
 import type { PageContext } from "./web-context.js";
 import { safeNextPath, setFlash, takeFlash } from "./web-context.js";
@@ -197,4 +198,5 @@ export async function pageRoutes(
   });
 
   await app.register(vaultPages, { db, ctx });
+  await app.register(settingsPages, { db, ctx });
 }
