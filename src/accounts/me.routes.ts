@@ -1,14 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { recordAuditEvent } from "../audit/audit.service.js";
-import { dialectOf } from "../db/dialect.js";
-import type { Database } from "../db/schema.js";
 import { requireSession } from "../http/authentication.js";
 import type { ZodTypeProvider } from "../http/zod.js";
-import { conflict, notFound, unauthenticated } from "../lib/errors.js";
+import { notFound, unauthenticated } from "../lib/errors.js";
 import {
   changePasswordBody,
-  emailKey,
   meResponse,
   sessionIdParams,
   sessionResponse,
@@ -18,10 +15,10 @@ import {
 } from "./accounts.schema.js";
 import type { AccountsRouteOptions } from "./auth.routes.js";
 import { requestOrigin } from "./auth.routes.js";
-import { tooManyAttempts } from "./errors.js";
 import { confirmTotpEnrolment, disableTotp, startTotpEnrolment } from "./mfa.service.js";
 import { changePassword } from "./passwords.service.js";
 import { presentMe, presentSession } from "./presenters.js";
+import { changeEmail } from "./profile.service.js";
 import { setSessionCookie } from "./session-cookie.js";
 import {
   deleteUserSession,
@@ -30,7 +27,7 @@ import {
   listUserSessions,
 } from "./sessions.repository.js";
 import { csrfTokenForSession } from "./sessions.service.js";
-import { findUserById, updateUser } from "./users.repository.js";
+import { findUserById } from "./users.repository.js";
 
 /** `/api/v1/me*`: the signed-in user's profile, password, sessions and two-factor. */
 export async function meRoutes(
@@ -65,53 +62,20 @@ export async function meRoutes(
 
   // Only the e-mail address can be changed here: the strict schema refuses `role`,
   // `username` or any other field with a 400 instead of ignoring it.
+  // Only the e-mail address can be changed here: the strict schema refuses `role`,
+  // `username` or any other field with a 400 instead of ignoring it.
   routes.patch(
     "/me",
     { schema: { body: updateMeBody, response: { 200: z.object({ user: meResponse }) } } },
     async (request) => {
       const principal = requireSession(request);
-      const user = await currentUser(principal.userId);
-      const now = ctx.now();
-      // Each change can tell whether an address is taken (409): bounded per user.
-      const allowed = await ctx.limits.emailChangePerUser.consume(user.id);
-      if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
-      try {
-        await updateUser(db, user.id, {
-          email: request.body.email,
-          email_key: emailKey(request.body.email),
-          updated_at: now.toISOString(),
-        });
-      } catch (error) {
-        if (dialectOf<Database>(db).isUniqueViolation(error))
-          throw conflict("That e-mail address cannot be used.");
-        throw error;
-      }
-      await recordAuditEvent(
+      await changeEmail(
         db,
-        {
-          actorId: user.id,
-          actorName: user.username,
-          action: "account.email-change",
-          target: user.username,
-          address: request.ip,
-          outcome: "success",
-        },
-        now,
+        ctx,
+        { userId: principal.userId, email: request.body.email },
+        requestOrigin(request),
       );
-      // Tell the old address, so a hijacked session changing it does not go unnoticed.
-      const notice = {
-        to: user.email,
-        subject: "Your Strongroom e-mail address was changed",
-        text: `The e-mail address of ${user.username} was changed to ${request.body.email}.\n\nIf you did not do this, reset your password and contact an administrator.`,
-      };
-      setImmediate(() => {
-        ctx.mailer
-          .send(notice)
-          .catch((error: unknown) =>
-            ctx.logger.error({ err: error }, "e-mail change notice failed"),
-          );
-      });
-      return { user: presentMe(await currentUser(user.id)) };
+      return { user: presentMe(await currentUser(principal.userId)) };
     },
   );
 

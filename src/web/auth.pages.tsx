@@ -55,6 +55,9 @@ export function LoginPage({
         ) : null}
         <button type="submit">Sign in</button>
       </form>
+      <p>
+        <a href="/forgot-password">Forgot your password?</a>
+      </p>
       {registrationOpen ? (
         <p>
           No account? <a href="/register">Create one</a>.

@@ -34,6 +34,7 @@ export function Layout({ title, context, children }: LayoutProps): VNode {
             <nav aria-label="Main">
               <a href="/">Vaults</a>
               <a href="/settings">Settings</a>
+              {user.role === "admin" ? <a href="/admin/users">Users</a> : null}
               {user.role === "admin" || user.role === "auditor" ? <a href="/audit">Audit</a> : null}
               <span class="muted">{user.username}</span>
               <form method="post" action="/logout" class="inline">

@@ -11,6 +11,7 @@ import { deleteSession } from "../accounts/sessions.repository.js";
 import { csrfTokenForSession } from "../accounts/sessions.service.js";
 import type { Db } from "../db/schema.js";
 import { AppError } from "../lib/errors.js";
+import { adminPages } from "./admin-pages.routes.js";
 import {
   ConfirmRegistrationPage,
   LoginPage,
@@ -19,6 +20,7 @@ import {
 } from "./auth.pages.js";
 import { fieldErrors } from "./components.js";
 import { renderDocument } from "./render.js";
+import { resetPages } from "./reset-pages.routes.js";
 import { settingsPages } from "./settings-pages.routes.js";
 import { vaultPages } from "./vault-pages.routes.js";
 import type { PageContext } from "./web-context.js";
@@ -199,4 +201,6 @@ export async function pageRoutes(
 
   await app.register(vaultPages, { db, ctx });
   await app.register(settingsPages, { db, ctx });
+  await app.register(adminPages, { db, ctx });
+  await app.register(resetPages, { db, ctx });
 }
