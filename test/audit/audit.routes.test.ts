@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { auditRoutes } from "../../src/audit/audit.routes.js";
 import { encodeAuditCursor } from "../../src/audit/audit.schema.js";
 import { recordAuditEvent } from "../../src/audit/audit.service.js";
+import { generateToken, hashToken } from "../../src/crypto/tokens.js";
 import type { Principal } from "../../src/http/authentication.js";
 import { rotateKeys } from "../../src/keys/rotation.service.js";
 import type { SignedIn } from "../helpers/accounts.js";
@@ -117,12 +118,47 @@ for (const kind of testDatabaseTargets()) {
       assert.equal((await get("/api/v1/audit?limit=0", member)).statusCode, 403);
     });
 
-    it("refuses API tokens, even an admin's", async (ctx) => {
-      if (wiredByApp) {
-        ctx.skip("app.ts wires the route; the token matrix covers tokens there");
-        return;
-      }
-      const response = await get("/api/v1/audit", undefined, { [AS_TOKEN]: admin.userId });
+    it("refuses API tokens, even an admin's", async () => {
+      // A real token of the administrator, scoped to a vault of theirs.
+      const now = new Date().toISOString();
+      await t.database.db
+        .insertInto("vaults")
+        .values({
+          id: "audit-admin-vault",
+          slug: "audit-admin",
+          description: "",
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      await t.database.db
+        .insertInto("vault_members")
+        .values({
+          vault_id: "audit-admin-vault",
+          user_id: admin.userId,
+          role: "owner",
+          created_at: now,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      // Stored directly (not through the service) so that no audit event is added here.
+      const token = `sr_${generateToken()}`;
+      await t.database.db
+        .insertInto("api_tokens")
+        .values({
+          id: "audit-admin-token",
+          user_id: admin.userId,
+          name: "ops",
+          token_hash: hashToken(token),
+          scopes: JSON.stringify([{ vault: "audit-admin-vault", permission: "read" }]),
+          expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+          created_at: now,
+          last_used_at: null,
+          revoked_at: null,
+        })
+        .execute();
+      const response = await get("/api/v1/audit", undefined, { authorization: `Bearer ${token}` });
       assert.equal(response.statusCode, 403);
     });
 
