@@ -115,10 +115,18 @@ describe("security headers", () => {
       (await t.app.inject({ url: "/api/v1/nope" })).headers["cache-control"],
       "no-store",
     );
-    assert.match(
-      String((await t.app.inject({ url: "/static/app.css" })).headers["cache-control"]),
-      /max-age/,
+    assert.equal(
+      (await t.app.inject({ url: "/static/app.css" })).headers["cache-control"],
+      "no-cache",
     );
+    const page = await t.app.inject({ url: "/login", headers: { accept: "text/html" } });
+    const versioned = /href="(\/static\/app\.css\?v=[0-9a-f]{16})"/.exec(page.body)?.[1];
+    assert.ok(versioned, "pages link assets by content hash");
+    const cached = await t.app.inject({ url: versioned });
+    assert.equal(cached.statusCode, 200);
+    assert.equal(cached.headers["cache-control"], "public, max-age=31536000, immutable");
+    const stale = await t.app.inject({ url: "/static/app.css?v=0000000000000000" });
+    assert.equal(stale.headers["cache-control"], "no-cache", "a stale hash is not cached");
   });
 
   it("generate request ids and ignore client-supplied ones", async () => {

@@ -1,4 +1,5 @@
 import type { ComponentChildren, VNode } from "preact";
+import { assetUrl } from "./assets.js";
 import type { PageContext } from "./web-context.js";
 
 export interface LayoutProps {
@@ -18,9 +19,9 @@ export function Layout({ title, context, children }: LayoutProps): VNode {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light dark" />
         <title>{`${title} · Strongroom`}</title>
-        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
-        <link rel="stylesheet" href="/static/app.css" />
-        <script src="/static/app.js" defer />
+        <link rel="icon" href={assetUrl("favicon.svg")} type="image/svg+xml" />
+        <link rel="stylesheet" href={assetUrl("app.css")} />
+        <script src={assetUrl("app.js")} defer />
       </head>
       <body>
         <a class="skip-link" href="#main">

@@ -1,14 +1,24 @@
-import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
+import { assetHash, STATIC_ROOT } from "./assets.js";
 
-const STATIC_ROOT = fileURLToPath(new URL("./static/", import.meta.url));
+/** A year, the longest cache lifetime worth asking for. */
+const IMMUTABLE = "public, max-age=31536000, immutable";
 
 /**
  * Static assets under `/static/` (no directory listings, no dotfiles; @fastify/static
- * resolves paths inside the root only, so `..` cannot escape it) and the pages.
+ * resolves paths inside the root only, so `..` cannot escape it). A request carrying the
+ * file's current content hash (`?v=…`, as pages link them) may be cached for a year;
+ * anything else must be revalidated.
  */
 export async function webRoutes(app: FastifyInstance): Promise<void> {
+  app.addHook("onRequest", async (request, reply) => {
+    if (!request.url.startsWith("/static/")) return;
+    const [path = "", query = ""] = request.url.slice("/static/".length).split("?");
+    const version = new URLSearchParams(query).get("v");
+    const current = assetHash(decodeURIComponent(path));
+    reply.header("cache-control", current !== null && version === current ? IMMUTABLE : "no-cache");
+  });
   await app.register(fastifyStatic, {
     root: STATIC_ROOT,
     prefix: "/static/",
@@ -16,7 +26,6 @@ export async function webRoutes(app: FastifyInstance): Promise<void> {
     list: false,
     dotfiles: "deny",
     decorateReply: false,
-    cacheControl: true,
-    maxAge: "1h",
+    cacheControl: false,
   });
 }
