@@ -120,6 +120,18 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     if (smtp !== undefined) await new Promise<void>((resolve) => smtp.close(() => resolve()));
   });
 
+  /** The first message to `to` that arrived after `since` messages, waiting for it. */
+  async function mailTo(to: string, since: number): Promise<string> {
+    const deadline = Date.now() + MAIL_WAIT_MS;
+    const pattern = new RegExp(`^To: ${to.replace(/[.+]/g, "\\$&")}`, "im");
+    for (;;) {
+      const raw = mailbox.slice(since).find((message) => pattern.test(message));
+      if (raw !== undefined) return decodeQuotedPrintable(raw);
+      if (Date.now() > deadline) assert.fail(`no mail to ${to}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   async function newContext(options: { userAgent?: string } = {}): Promise<BrowserContext> {
     const context = await browser.newContext({
       viewport: { width: 1280, height: 800 },
@@ -433,5 +445,31 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     assert.equal(await admin.page.locator(INJECTED).count(), 0, "no element came from user text");
     assert.deepEqual(admin.dialogs, [], "no dialog fired");
     admin.assertNoScriptTrouble();
+  });
+
+  it("sign up → confirm from the mailed link → sign in", async () => {
+    const guarded = await openPage(await newContext());
+    const { page } = guarded;
+    await page.goto(`${server.url}/login`);
+    await page.getByRole("link", { name: "Create one" }).click();
+    await page.waitForURL(`${server.url}/register`);
+    await page.getByLabel("Username (4–25 letters, digits or _)").fill("nina_new");
+    await page.getByLabel("E-mail").fill("nina_new@example.test");
+    await page.getByLabel("Password (at least 15 characters)").fill(GOOD_PASSWORD);
+    const mailsBefore = mailbox.length;
+    await submit(page, page.getByRole("button", { name: "Create account" }));
+    assert.ok(await page.getByRole("heading", { level: 1, name: "Check your mail" }).isVisible());
+    const mail = await mailTo("nina_new@example.test", mailsBefore);
+    const link = /https?:\/\/[^\s/]+\/register\/confirm\?token=[A-Za-z0-9_-]+/.exec(mail)?.[0];
+    assert.ok(link !== undefined, `a confirmation link in the mail:\n${mail}`);
+    const { pathname, search } = new URL(link);
+    await page.goto(`${server.url}${pathname}${search}`);
+    await submit(page, page.getByRole("button", { name: "Confirm" }));
+    assert.equal(new URL(page.url()).pathname, "/login");
+    assert.ok(await page.getByText("Your account is ready. Sign in.").isVisible());
+    await signInWithForm(page, "nina_new", GOOD_PASSWORD);
+    assert.ok(await page.getByRole("heading", { level: 1, name: "Your vaults" }).isVisible());
+    await saveScreenshot(page, "signed-up-vaults");
+    guarded.assertNoScriptTrouble();
   });
 });
