@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import { dialectOf } from "../db/dialect.js";
 import type { Database, SecretsTable, SecretVersionsTable } from "../db/schema.js";
 
@@ -34,12 +34,16 @@ export async function findSecretForUpdate(
   return (await dialectOf(db).lockForUpdate(query).executeTakeFirst()) ?? null;
 }
 
-/** Secrets of a vault in name order after `afterName`, at most `limit`. */
+/**
+ * Secrets of a vault in name order after `afterName`, at most `limit`, optionally only
+ * names containing `search` (case-insensitive; LIKE wildcards in it match literally).
+ */
 export async function listSecretsPage(
   db: Kysely<Database>,
   vaultId: string,
   afterName: string | null,
   limit: number,
+  search: string | null = null,
 ): Promise<SecretRow[]> {
   let query = db
     .selectFrom("secrets")
@@ -48,6 +52,10 @@ export async function listSecretsPage(
     .orderBy("name")
     .limit(limit);
   if (afterName !== null) query = query.where("name", ">", afterName);
+  if (search !== null && search !== "") {
+    const pattern = `%${search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+    query = query.where(sql<boolean>`lower(name) like ${pattern} escape '!'`);
+  }
   return query.execute();
 }
 

@@ -71,7 +71,14 @@ export async function secretRoutes(
         request.params.vault,
         "secret.list",
       );
-      const page = await listSecrets(db, keys, access, request.query.limit, request.query.cursor);
+      const page = await listSecrets(
+        db,
+        keys,
+        access,
+        request.query.limit,
+        request.query.cursor,
+        request.query.q ?? null,
+      );
       return { secrets: page.secrets.map(presentMetadata), nextCursor: page.nextCursor };
     },
   );

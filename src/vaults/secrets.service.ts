@@ -62,9 +62,10 @@ export async function listSecrets(
   access: VaultAccess,
   limit: number,
   cursor: string | undefined,
+  search: string | null = null,
 ): Promise<{ secrets: SecretRow[]; nextCursor: string | null }> {
   const after = cursor === undefined ? null : decodeCursor(keys.secretKey, access.vault.id, cursor);
-  const rows = await listSecretsPage(db, access.vault.id, after, limit + 1);
+  const rows = await listSecretsPage(db, access.vault.id, after, limit + 1, search);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {

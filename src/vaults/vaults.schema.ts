@@ -62,6 +62,8 @@ export const putSecretBody = z.strictObject({
 export const listSecretsQuery = z.strictObject({
   limit: z.coerce.number({ error: "must be a number" }).int().min(1).max(200).default(50),
   cursor: z.string().max(512).optional(),
+  /** Only names containing this (case-insensitive). */
+  q: z.string().max(128).optional(),
 });
 
 export const vaultResponse = z.object({

@@ -143,13 +143,15 @@ export async function vaultPages(
     errors: Record<string, string> = {},
     values: Record<string, string> = {},
   ) => {
-    const cursor = (request.query as Params).cursor;
+    const { cursor, q } = request.query as Params;
+    const search = typeof q === "string" ? q.slice(0, 128) : "";
     const page = await listSecrets(
       db,
       keys,
       access,
       50,
       typeof cursor === "string" ? cursor : undefined,
+      search,
     );
     const isOwner = decide(actor, "member.manage", {
       vaultId: access.vault.id,
@@ -176,6 +178,7 @@ export async function vaultPages(
           updatedAt: s.updated_at,
         })),
         nextCursor: page.nextCursor,
+        search,
         members,
         canWrite: decide(actor, "secret.write", { vaultId: access.vault.id, role: access.role })
           .allowed,

@@ -79,6 +79,8 @@ export interface VaultPageProps {
   vault: VaultSummary;
   secrets: SecretSummary[];
   nextCursor: string | null;
+  /** The current name filter ("" for none). */
+  search: string;
   members: Array<{ username: string; role: string }> | null;
   canWrite: boolean;
   errors?: Record<string, string>;
@@ -90,6 +92,7 @@ export function VaultPage({
   vault,
   secrets,
   nextCursor,
+  search,
   members,
   canWrite,
   errors = {},
@@ -101,8 +104,15 @@ export function VaultPage({
       <h1>{vault.slug}</h1>
       {vault.description !== "" ? <p>{vault.description}</p> : null}
       <h2>Secrets</h2>
+      <form method="get" action={base} role="search">
+        <div class="field">
+          <label for="field-q">Find by name</label>
+          <input id="field-q" name="q" type="search" value={search} />
+        </div>
+        <button type="submit">Search</button>
+      </form>
       {secrets.length === 0 ? (
-        <p>No secrets yet.</p>
+        <p>{search === "" ? "No secrets yet." : "No secret matches."}</p>
       ) : (
         <table>
           <thead>

@@ -137,6 +137,24 @@ describe("secrets", () => {
     }
   });
 
+  it("finds secrets by part of their name, case-insensitively, wildcards taken literally", async () => {
+    for (const name of ["SEARCH_ALPHA", "search_beta", "OTHER_100%", "OTHER_1X0"]) {
+      await call(owner, "PUT", `/vaults/vault-a/secrets/${name.replace("%", "")}`, { value: "v" });
+    }
+    const names = async (q: string): Promise<string[]> =>
+      JSON.parse(
+        (await call(viewer, "GET", `/vaults/vault-a/secrets?limit=200&q=${encodeURIComponent(q)}`))
+          .body,
+      ).secrets.map((s: { name: string }) => s.name);
+    assert.deepEqual(await names("search_"), ["SEARCH_ALPHA", "search_beta"]);
+    assert.deepEqual(await names("_1_0"), [], "an underscore is not a wildcard");
+    assert.deepEqual(await names("%"), [], "a percent sign is not a wildcard");
+    assert.equal(
+      (await call(viewer, "GET", `/vaults/vault-a/secrets?q=${"x".repeat(129)}`)).statusCode,
+      400,
+    );
+  });
+
   it("validates names, values and notes, changing nothing on refusal", async () => {
     for (const name of [
       "1STARTS_WITH_DIGIT",

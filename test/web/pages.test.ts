@@ -154,6 +154,16 @@ describe("pages", () => {
     assert.equal(revealed.headers["cache-control"], "no-store");
     assert.match(revealed.body, /page-secret-value&quot;>&lt;script>alert\(1\)&lt;\/script>/);
     assert.ok(!revealed.body.includes("<script>alert"));
+    const found = await t.app.inject({
+      url: "/vaults/page-vault?q=page_sec",
+      headers: { cookie, accept: "text/html" },
+    });
+    assert.match(found.body, />PAGE_SECRET</);
+    const none = await t.app.inject({
+      url: "/vaults/page-vault?q=nothing-like-it",
+      headers: { cookie, accept: "text/html" },
+    });
+    assert.match(none.body, /No secret matches\./);
     const bad = await t.app.inject({
       method: "POST",
       url: "/vaults/page-vault/secrets",
