@@ -104,7 +104,7 @@ export function VaultPage({
       <h1>{vault.slug}</h1>
       {vault.description !== "" ? <p>{vault.description}</p> : null}
       <h2>Secrets</h2>
-      <form method="get" action={base} role="search">
+      <form method="get" action={base} aria-label="Find secrets">
         <div class="field">
           <label for="field-q">Find by name</label>
           <input id="field-q" name="q" type="search" value={search} />
