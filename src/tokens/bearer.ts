@@ -24,7 +24,8 @@ function invalidToken(): AppError {
  * The authenticator for API clients: `Authorization: Bearer sr_…`. Without an Authorization
  * header it returns null and the next authenticator (the session cookie) is asked.
  *
- * With one, the header must carry a live token, or this throws a 401: a request whose
+ * Headers of other schemes (e.g. `Basic`, sent by browsers behind an authenticating proxy)
+ * are ignored. A `Bearer` header must carry a live token, or this throws a 401: a request whose
  * credentials are refused must never go on as someone else — say, as the browser session
  * whose cookie rides along — nor as anonymous. Place it first in the authenticator list so a
  * bearer request is never taken for a session one (bearer requests need no CSRF token).
@@ -34,6 +35,9 @@ export function bearerAuthenticator(db: Db, now: () => Date): Authenticator {
   return async (request) => {
     const header = request.headers.authorization;
     if (header === undefined) return null;
+    // Other schemes (Basic from a protecting proxy, say) are not ours to judge: the request
+    // goes on as if it had none. Anything claiming to be a bearer token must be a live one.
+    if (!/^bearer(\s|$)/i.test(header)) return null;
     if (header.length > AUTHORIZATION_MAX_LENGTH) throw invalidToken();
     const match = BEARER_PATTERN.exec(header);
     const text = match?.[1];
