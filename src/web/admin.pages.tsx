@@ -1,5 +1,5 @@
 import type { VNode } from "preact";
-import { Field, PostForm } from "./components.js";
+import { Field, PostForm, Time } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
 
@@ -363,7 +363,7 @@ export function AuditPage({
             {events.map((event) => (
               <tr key={event.id}>
                 <td>
-                  <time dateTime={event.at}>{event.at}</time>
+                  <Time iso={event.at} />
                 </td>
                 <td>{event.actor ?? "—"}</td>
                 <td>{event.action}</td>

@@ -82,3 +82,9 @@ export function fieldErrors(
   }
   return errors;
 }
+
+/** A time for people (`2026-11-28 17:06 UTC`), machine-readable in `datetime`; "never" for null. */
+export function Time({ iso }: { iso: string | null }): VNode {
+  if (iso === null) return <span class="muted">never</span>;
+  return <time datetime={iso}>{`${iso.slice(0, 16).replace("T", " ")} UTC`}</time>;
+}

@@ -1,5 +1,5 @@
 import type { ComponentChildren, VNode } from "preact";
-import { Field, PostForm } from "./components.js";
+import { Field, PostForm, Time } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
 
@@ -59,12 +59,6 @@ export interface SettingsPageProps {
 const USER_AGENT_SHOWN_MAX = 160;
 /** The default lifetime offered for a new API token, in days. */
 const DEFAULT_TOKEN_DAYS = 90;
-
-/** An ISO time as a short, unambiguous UTC text, with the machine-readable original. */
-function Time({ iso }: { iso: string | null }): VNode {
-  if (iso === null) return <span class="muted">never</span>;
-  return <time datetime={iso}>{`${iso.slice(0, 16).replace("T", " ")} UTC`}</time>;
-}
 
 /** An error for a whole section (a hidden-field form has no field to put it by). */
 function SectionError({ message }: { message: string | undefined }): VNode | null {

@@ -1,5 +1,5 @@
 import type { VNode } from "preact";
-import { Field, PostForm } from "./components.js";
+import { Field, PostForm, Time } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
 
@@ -129,7 +129,9 @@ export function VaultPage({
                   <a href={`${base}/secrets/${encodeURIComponent(secret.name)}`}>{secret.name}</a>
                 </td>
                 <td>{secret.version}</td>
-                <td>{secret.updatedAt}</td>
+                <td>
+                  <Time iso={secret.updatedAt} />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -215,7 +217,7 @@ export function SecretPage({
       </p>
       <h1>{secret.name}</h1>
       <p class="muted">
-        Version {secret.version}, updated {secret.updatedAt}
+        Version {secret.version}, updated <Time iso={secret.updatedAt} />
       </p>
       {revealed !== undefined ? (
         <section aria-label="Secret value">
@@ -260,7 +262,7 @@ export function SecretPage({
       <ul>
         {versions.map((v) => (
           <li key={v.version}>
-            Version {v.version} — {v.createdAt}
+            Version {v.version} — <Time iso={v.createdAt} />
             {v.createdBy !== null ? ` by ${v.createdBy}` : ""}
           </li>
         ))}

@@ -213,4 +213,32 @@ describe("flows in Chromium", { skip: browserSuiteSkip() }, () => {
     assert.equal(injected, 0, "no element came from user text");
     guarded.assertNoScriptTrouble();
   });
+
+  it("a revealed value is removed from the page after a minute", async () => {
+    const context = await newContext();
+    const csrf = await signInThroughApi(context, server, "alice_e2e");
+    await context.request.fetch(`${server.url}/api/v1/vaults`, {
+      method: "POST",
+      headers: { "x-csrf-token": csrf, "content-type": "application/json", origin: server.url },
+      data: JSON.stringify({ slug: "timer-vault" }),
+    });
+    await context.request.fetch(`${server.url}/api/v1/vaults/timer-vault/secrets/TIMED`, {
+      method: "PUT",
+      headers: { "x-csrf-token": csrf, "content-type": "application/json", origin: server.url },
+      data: JSON.stringify({ value: "visible-for-a-minute" }),
+    });
+    const guarded = await openPage(context);
+    await guarded.page.clock.install();
+    await guarded.page.goto(`${server.url}/vaults/timer-vault/secrets/TIMED`);
+    await guarded.page.getByRole("button", { name: "Reveal" }).click();
+    assert.ok(await guarded.page.getByText("visible-for-a-minute").isVisible());
+    await guarded.page.clock.fastForward(61_000);
+    assert.equal(
+      await guarded.page.getByText("visible-for-a-minute").count(),
+      0,
+      "gone from the page",
+    );
+    assert.ok(await guarded.page.getByText("Hidden after a minute").isVisible());
+    guarded.assertNoScriptTrouble();
+  });
 });

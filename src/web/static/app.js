@@ -19,3 +19,15 @@ document.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   }
 });
+
+// A revealed value does not stay on screen: after a minute it is removed from the page
+// (reveal again to see it). Without JavaScript it stays until the page is left.
+const revealed = document.getElementById("secret-value");
+if (revealed !== null) {
+  setTimeout(() => {
+    revealed.textContent = "Hidden after a minute. Reveal again to see it.";
+    revealed.classList.add("muted");
+    for (const note of document.querySelectorAll(".secret-note")) note.remove();
+    for (const button of document.querySelectorAll("[data-copy]")) button.remove();
+  }, 60_000);
+}
