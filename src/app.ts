@@ -18,6 +18,7 @@ import { registerCsrfProtection } from "./http/csrf.js";
 import { registerErrorHandling } from "./http/errors.js";
 import { JSON_BODY_LIMIT_BYTES, registerJsonBodyParser } from "./http/json-body.js";
 import { registerMethodGuard } from "./http/method-guard.js";
+import { collectOpenApiRoutes } from "./http/openapi.js";
 import { registerSecurityHeaders } from "./http/security-headers.js";
 import { registerZodCompilers } from "./http/zod.js";
 import { randomId } from "./lib/random.js";
@@ -124,11 +125,16 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       verifySessionCsrfToken(config.secretKey, principal.sessionId, presented),
   });
 
+  // Before any API route, so every one is seen as it registers.
+  const openApiDocument = collectOpenApiRoutes(app);
+
   await app.register(healthRoutes, {
     pingDatabase: (timeoutMs: number) => deps.database.ping(timeoutMs),
   });
   await app.register(
     async (api) => {
+      // The API's own description, for people and tools: public, like the API's shape.
+      api.get("/openapi.json", async () => openApiDocument());
       await api.register(authRoutes, { db, ctx: accounts });
       await api.register(meRoutes, { db, ctx: accounts });
       await api.register(adminRoutes, { db, config, now });
@@ -144,6 +150,6 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     { prefix: "/api/v1" },
   );
   await app.register(webRoutes);
-  await app.register(pageRoutes, { db, ctx: accounts });
+  await app.register(pageRoutes, { db, ctx: accounts, openApiDocument });
   return app;
 }

@@ -188,6 +188,13 @@ const vaultA = {
 };
 
 const ROWS: Row[] = [
+  // The API's description is public; broken credentials are still refused.
+  {
+    method: "GET",
+    route: "/api/v1/openapi.json",
+    url: "/openapi.json",
+    expect: { default: 200, expiredToken: 401, disabledUserToken: 401 },
+  },
   // Reached before having an account: every caller gets the validation answer; broken credentials are refused first.
   {
     method: "POST",

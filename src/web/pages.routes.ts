@@ -19,6 +19,7 @@ import {
   RegisterSentPage,
 } from "./auth.pages.js";
 import { fieldErrors } from "./components.js";
+import { DocsPage } from "./docs.pages.js";
 import { renderDocument } from "./render.js";
 import { resetPages } from "./reset-pages.routes.js";
 import { settingsPages } from "./settings-pages.routes.js";
@@ -29,6 +30,8 @@ import { safeNextPath, setFlash, takeFlash } from "./web-context.js";
 export interface PageRouteOptions {
   db: Db;
   ctx: AccountsContext;
+  /** The OpenAPI document, rendered at /docs. */
+  openApiDocument: () => Record<string, unknown>;
 }
 
 /** Sends a page as HTML. Pages are never cached (they may show secrets or personal data). */
@@ -64,7 +67,7 @@ function origin(request: FastifyRequest): { address: string; userAgent: string |
  */
 export async function pageRoutes(
   app: FastifyInstance,
-  { db, ctx }: PageRouteOptions,
+  { db, ctx, openApiDocument }: PageRouteOptions,
 ): Promise<void> {
   await app.register(formbody, { bodyLimit: 256 * 1024 });
   const beforeSession = { csrf: "origin-only" as const };
@@ -198,6 +201,13 @@ export async function pageRoutes(
     );
     return reply.redirect("/login", 303);
   });
+
+  app.get("/docs", async (request, reply) =>
+    sendPage(
+      reply,
+      h(DocsPage, { context: pageContext(request, reply, ctx), document: openApiDocument() }),
+    ),
+  );
 
   await app.register(vaultPages, { db, ctx });
   await app.register(settingsPages, { db, ctx });

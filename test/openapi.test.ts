@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { TestApp } from "./helpers/app.js";
+import { createTestApp } from "./helpers/app.js";
+
+let t: TestApp;
+before(async () => {
+  t = await createTestApp();
+});
+after(async () => {
+  await t.close();
+});
+
+describe("the OpenAPI document", () => {
+  it("is OpenAPI 3.1, generated from the route schemas, and covers every API route", async () => {
+    const response = await t.app.inject({ url: "/api/v1/openapi.json" });
+    assert.equal(response.statusCode, 200);
+    const document = JSON.parse(response.body);
+    assert.equal(document.openapi, "3.1.0");
+    const documented = new Set<string>();
+    for (const [path, methods] of Object.entries(
+      document.paths as Record<
+        string,
+        Record<string, { responses: object; parameters: Array<{ name: string; in: string }> }>
+      >,
+    )) {
+      for (const [method, operation] of Object.entries(methods)) {
+        documented.add(`${method.toUpperCase()} ${path}`);
+        assert.ok(Object.keys(operation.responses).length > 0, `${method} ${path} has responses`);
+        for (const name of [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1])) {
+          assert.ok(
+            operation.parameters.some((p) => p.in === "path" && p.name === name),
+            `${method} ${path}: path parameter ${name}`,
+          );
+        }
+      }
+    }
+    const registered = t.app.registeredRoutes
+      .filter((r) => r.url.startsWith("/api/v1"))
+      .map((r) => `${r.method} ${r.url.replace(/:([A-Za-z0-9_]+)/g, "{$1}")}`);
+    assert.deepEqual(
+      registered.filter((route) => !documented.has(route)),
+      [],
+      "every route is documented",
+    );
+    // Schemas come from zod: the sign-up body says what the route enforces.
+    const register =
+      document.paths["/api/v1/auth/register"].post.requestBody.content["application/json"].schema;
+    assert.deepEqual(register.required.sort(), ["email", "password", "username"]);
+    assert.equal(register.additionalProperties, false);
+    assert.equal(register.properties.username.pattern, "^[A-Za-z0-9_]{4,25}$");
+  });
+
+  it("is rendered at /docs without any external script", async () => {
+    const response = await t.app.inject({ url: "/docs", headers: { accept: "text/html" } });
+    assert.equal(response.statusCode, 200);
+    assert.match(response.body, /PUT \/api\/v1\/vaults\/\{vault\}\/secrets\/\{name\}/);
+    assert.doesNotMatch(
+      response.body,
+      /<script(?![^>]*src="\/static\/app\.js\?v=)/,
+      "only our own script",
+    );
+    assert.doesNotMatch(
+      response.body,
+      /https?:\/\/(?!127\.0\.0\.1)/,
+      "nothing loaded from elsewhere",
+    );
+  });
+});
