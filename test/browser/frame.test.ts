@@ -7,6 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Response } from "playwright-core";
+import { GOOD_PASSWORD } from "../helpers/accounts.js";
 import type { TestServer } from "../helpers/browser.js";
 import {
   browserSuiteSkip,
@@ -192,5 +193,39 @@ describe("the page frame in Chromium", { skip: browserSuiteSkip() }, () => {
     } finally {
       await context.close();
     }
+  });
+
+  it("can be used from the keyboard alone: sign in, then reach the new-vault form", async () => {
+    assert.ok(browser && strongroom);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    contexts.push(context);
+    const guarded = await openPage(context);
+    const { page } = guarded;
+    await page.goto(`${strongroom.url}/login`);
+    // Tab until the username field has focus (skip link, brand, …), then type and move on.
+    for (
+      let i = 0;
+      i < 10 && (await page.evaluate(() => document.activeElement?.id)) !== "field-username";
+      i++
+    )
+      await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "field-username");
+    await page.keyboard.type("frame_owner");
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "field-password");
+    await page.keyboard.type(GOOD_PASSWORD);
+    await Promise.all([page.waitForURL(`${strongroom.url}/`), page.keyboard.press("Enter")]);
+    for (
+      let i = 0;
+      i < 20 && (await page.evaluate(() => document.activeElement?.id)) !== "field-slug";
+      i++
+    )
+      await page.keyboard.press("Tab");
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id),
+      "field-slug",
+      "the form is reachable by Tab",
+    );
+    guarded.assertNoScriptTrouble();
   });
 });
