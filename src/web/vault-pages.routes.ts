@@ -15,7 +15,7 @@ import {
   putSecret,
   revealSecret,
 } from "../vaults/secrets.service.js";
-import { listMembers } from "../vaults/vaults.repository.js";
+import { findEnabledUserByUsernameKey, listMembers } from "../vaults/vaults.repository.js";
 import {
   createVaultBody,
   putMemberBody,
@@ -24,7 +24,7 @@ import {
   vaultSlugSchema,
 } from "../vaults/vaults.schema.js";
 import type { Acting } from "../vaults/vaults.service.js";
-import { createVault, listVaults, putMember } from "../vaults/vaults.service.js";
+import { createVault, listVaults, putMember, removeMember } from "../vaults/vaults.service.js";
 import { fieldErrors } from "./components.js";
 import { pageContext, sendPage } from "./pages.routes.js";
 import type { VaultSummary } from "./vault.pages.js";
@@ -231,6 +231,28 @@ export async function vaultPages(
       `/vaults/${encodeURIComponent(access.vault.slug)}/secrets/${encodeURIComponent(secret.name)}`,
       303,
     );
+  });
+
+  app.post("/vaults/:vault/members/:username/remove", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "member.manage");
+    const username = (request.params as Params).username ?? "";
+    const user = /^[A-Za-z0-9_]{4,25}$/.test(username)
+      ? await findEnabledUserByUsernameKey(db, username.toLowerCase())
+      : null;
+    try {
+      if (user === null) throw notFound("That user is not a member of this vault.");
+      await removeMember(db, acting(actor, request), access, user.id, user.username);
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500)
+        return renderVault(request, reply, actor, access, error.status, {
+          username: error.detail ?? error.title,
+        });
+      throw error;
+    }
+    flash(reply, "success", `${user.username} no longer has access to ${access.vault.slug}.`);
+    return reply.redirect(`/vaults/${encodeURIComponent(access.vault.slug)}`, 303);
   });
 
   app.post("/vaults/:vault/members", async (request, reply) => {

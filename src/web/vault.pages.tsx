@@ -169,7 +169,17 @@ export function VaultPage({
           <ul>
             {members.map((member) => (
               <li key={member.username}>
-                {member.username} — {member.role}
+                {member.username} — {member.role}{" "}
+                <PostForm
+                  action={`${base}/members/${encodeURIComponent(member.username)}/remove`}
+                  csrfToken={context.csrfToken}
+                  class="inline"
+                  confirm={`Remove ${member.username} from ${vault.slug}?`}
+                >
+                  <button type="submit" class="link">
+                    Remove<span class="visually-hidden"> {member.username}</span>
+                  </button>
+                </PostForm>
               </li>
             ))}
           </ul>

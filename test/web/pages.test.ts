@@ -226,4 +226,59 @@ describe("pages", () => {
       303,
     );
   });
+
+  it("owners add and remove members; the last owner cannot be removed", async () => {
+    await createTestUser(t, { username: "member_m" });
+    const { cookie, csrf } = await signInByForm();
+    await t.app.inject({
+      method: "POST",
+      url: "/vaults",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf, slug: "team-pages" }),
+    });
+    const added = await t.app.inject({
+      method: "POST",
+      url: "/vaults/team-pages/members",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf, username: "member_m", role: "viewer" }),
+    });
+    assert.equal(added.statusCode, 303);
+    let page = await t.app.inject({
+      url: "/vaults/team-pages",
+      headers: { cookie, accept: "text/html" },
+    });
+    assert.match(page.body, /member_m — viewer/);
+    assert.equal(
+      (
+        await t.app.inject({
+          method: "POST",
+          url: "/vaults/team-pages/members/member_m/remove",
+          headers: { ...FORM, cookie },
+          payload: encode({}),
+        })
+      ).statusCode,
+      403,
+      "no CSRF token",
+    );
+    const removed = await t.app.inject({
+      method: "POST",
+      url: "/vaults/team-pages/members/member_m/remove",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf }),
+    });
+    assert.equal(removed.statusCode, 303);
+    page = await t.app.inject({
+      url: "/vaults/team-pages",
+      headers: { cookie, accept: "text/html" },
+    });
+    assert.doesNotMatch(page.body, /member_m — viewer/);
+    const last = await t.app.inject({
+      method: "POST",
+      url: "/vaults/team-pages/members/page_user/remove",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf }),
+    });
+    assert.equal(last.statusCode, 409);
+    assert.match(last.body, /last owner cannot leave/);
+  });
 });
