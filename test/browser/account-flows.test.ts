@@ -349,6 +349,7 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     await signInWithForm(b.page, "sam_sessions");
 
     await b.page.goto(`${server.url}/settings`);
+    await saveScreenshot(b.page, "settings-desktop");
     const rows = b.page.locator("section[aria-labelledby='sessions-heading'] tbody tr");
     assert.equal(await rows.count(), 2, "both browsers' sessions are listed");
     const other = rows.filter({ hasNotText: "(this device)" });
@@ -427,6 +428,7 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     await signInWithForm(admin.page, "ada_admin");
     await admin.page.goto(`${server.url}/admin/users`);
     assert.ok(await admin.page.getByRole("cell", { name: "xena_xss", exact: true }).isVisible());
+    await saveScreenshot(admin.page, "admin-users-desktop");
     assert.equal(await admin.page.locator(INJECTED).count(), 0, "no element came from user text");
 
     await admin.page.goto(`${server.url}/audit`);
@@ -440,6 +442,7 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
       `the token name shows literally in the audit log: ${details[0]}`,
     );
     await admin.page.goto(`${server.url}/audit`);
+    await saveScreenshot(admin.page, "audit-desktop");
     const auditText = (await admin.page.locator("main").textContent()) ?? "";
     assert.ok(auditText.includes(TOKEN_NAME_PAYLOAD), "and in the unfiltered log");
     assert.equal(await admin.page.locator(INJECTED).count(), 0, "no element came from user text");
