@@ -140,8 +140,8 @@ export async function requestPasswordReset(
   // Per address first: an address over its limit must not also use up the target's
   // per-e-mail allowance, or anyone could silently block resets for anyone.
   const byAddress = await ctx.limits.resetPerAddress.consume(addressKey(origin.address));
-  if (!byAddress.allowed) {
-    await recordAuditEvent(
+  const auditRefusal = (details?: Record<string, string>): Promise<void> =>
+    recordAuditEvent(
       db,
       {
         actorId: null,
@@ -150,10 +150,12 @@ export async function requestPasswordReset(
         target: null,
         address: origin.address,
         outcome: "denied",
-        details: { reason: "throttled" },
+        ...(details ? { details } : {}),
       },
       now,
     );
+  if (!byAddress.allowed) {
+    await auditRefusal({ reason: "throttled" });
     throw tooManyAttempts(byAddress.retryAfterSeconds);
   }
   const user = await findUserByEmailKey(db, key);
@@ -162,18 +164,7 @@ export async function requestPasswordReset(
   const byEmail =
     user === null || user.disabled_at !== null ? null : await ctx.limits.resetPerEmail.consume(key);
   if (user === null || user.disabled_at !== null || byEmail === null || !byEmail.allowed) {
-    await recordAuditEvent(
-      db,
-      {
-        actorId: null,
-        actorName: null,
-        action: "password.reset-request",
-        target: null,
-        address: origin.address,
-        outcome: "denied",
-      },
-      now,
-    );
+    await auditRefusal();
     return;
   }
   const token = generateToken();

@@ -16,6 +16,22 @@ export interface AuditRow {
   hash: string;
 }
 
+/** Every stored column of an audit row, in chain order. */
+const SEQUENCED_COLUMNS = [
+  "seq",
+  "id",
+  "at",
+  "actor_id",
+  "actor_name",
+  "action",
+  "target",
+  "address",
+  "outcome",
+  "details",
+  "prev_hash",
+  "hash",
+] as const;
+
 /** The hash of the newest event, or null when the log is empty. */
 export async function findLastAuditHash(db: Kysely<Database>): Promise<string | null> {
   const row = await db
@@ -39,19 +55,7 @@ export async function listAuditEvents(
 ): Promise<AuditRow[]> {
   let query = db
     .selectFrom("audit_events")
-    .select([
-      "id",
-      "at",
-      "actor_id",
-      "actor_name",
-      "action",
-      "target",
-      "address",
-      "outcome",
-      "details",
-      "prev_hash",
-      "hash",
-    ])
+    .select(SEQUENCED_COLUMNS.filter((column) => column !== "seq"))
     .orderBy("seq", "desc")
     .limit(filter.limit);
   if (filter.action !== undefined) query = query.where("action", "=", filter.action);
@@ -62,21 +66,6 @@ export async function listAuditEvents(
 export interface SequencedAuditRow extends AuditRow {
   seq: number;
 }
-
-const SEQUENCED_COLUMNS = [
-  "seq",
-  "id",
-  "at",
-  "actor_id",
-  "actor_name",
-  "action",
-  "target",
-  "address",
-  "outcome",
-  "details",
-  "prev_hash",
-  "hash",
-] as const;
 
 /**
  * Up to `limit` events with `seq` greater than `afterSeq` (null: from the very first, whatever
