@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAuditCommands } from "./audit.commands.js";
+import { registerClientCommands } from "./client.commands.js";
 import { registerDoctorCommand } from "./doctor.commands.js";
 import { registerKeysCommands } from "./keys.commands.js";
 import { registerServerCommands } from "./server.commands.js";
@@ -18,5 +19,6 @@ registerKeysCommands(program);
 registerUsersCommands(program);
 registerDoctorCommand(program);
 registerAuditCommands(program);
+registerClientCommands(program);
 
 await program.parseAsync(process.argv);

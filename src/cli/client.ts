@@ -1,0 +1,277 @@
+import { readFileSync } from "node:fs";
+import { EXIT } from "./errors.js";
+
+/**
+ * Exit codes of the client commands (`get`, `set`, `list`, `export`, `run`), on top of the
+ * CLI's own 0/1/2. Documented at the top of client.commands.ts and in docs/cli.md.
+ */
+export const CLIENT_EXIT = {
+  ...EXIT,
+  unauthorized: 3,
+  forbidden: 4,
+  notFound: 5,
+  throttled: 6,
+  unreachable: 7,
+} as const;
+
+/** How long one request may take before the client gives up on the server. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** Names per page when listing (the API's maximum). */
+export const LIST_PAGE_SIZE = 200;
+
+/**
+ * An expected failure of a client command: `message` is the one line shown after
+ * `strongroom: <command>: ` and `exitCode` the process's exit code. Messages never contain the
+ * token or a secret value.
+ */
+export class ClientError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.name = "ClientError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** Where the server is and what to show it. */
+export interface ClientConfig {
+  /** The base URL as given (credentials removed), used in messages. */
+  displayUrl: string;
+  /** The base URL with no trailing slash; API paths are appended to it. */
+  baseUrl: string;
+  token: string;
+}
+
+/**
+ * Reads the client configuration: the URL from `--url` or STRONGROOM_URL, the token from
+ * `--token-file` or STRONGROOM_TOKEN (never from an argument: other local users can read
+ * those). Throws a usage ClientError (exit 2) naming what is missing or malformed.
+ */
+export function resolveClientConfig(
+  options: { url?: string | undefined; tokenFile?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): ClientConfig {
+  const rawUrl = options.url ?? env.STRONGROOM_URL ?? "";
+  if (rawUrl.trim() === "")
+    throw new ClientError(
+      "no server: set STRONGROOM_URL (or pass --url), e.g. https://vault.example.com",
+      CLIENT_EXIT.usage,
+    );
+  let url: URL;
+  try {
+    url = new URL(rawUrl.trim());
+  } catch {
+    throw new ClientError("STRONGROOM_URL is not a URL", CLIENT_EXIT.usage);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new ClientError("STRONGROOM_URL must start with https:// or http://", CLIENT_EXIT.usage);
+  url.username = "";
+  url.password = "";
+  url.search = "";
+  url.hash = "";
+  const baseUrl = url.toString().replace(/\/+$/, "");
+
+  let token: string;
+  if (options.tokenFile !== undefined) {
+    try {
+      token = readFileSync(options.tokenFile, "utf8").trim();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new ClientError(`cannot read --token-file: ${code}`, CLIENT_EXIT.usage);
+    }
+    if (token === "") throw new ClientError("the --token-file is empty", CLIENT_EXIT.usage);
+  } else {
+    token = (env.STRONGROOM_TOKEN ?? "").trim();
+    if (token === "")
+      throw new ClientError(
+        "no token: set STRONGROOM_TOKEN or pass --token-file PATH",
+        CLIENT_EXIT.usage,
+      );
+  }
+  // A token is sent as an HTTP header: refuse what would break or smuggle header syntax.
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new ClientError("the token contains characters a token never has", CLIENT_EXIT.usage);
+  return { displayUrl: baseUrl, baseUrl, token };
+}
+
+/** True for hosts on this machine, where plain HTTP does not cross a network. */
+export function isLoopbackUrl(baseUrl: string): boolean {
+  const host = new URL(baseUrl).hostname;
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Splits `VAULT/NAME`; null when either part is missing. */
+export function parseSecretPath(path: string): { vault: string; name: string } | null {
+  const slash = path.indexOf("/");
+  if (slash <= 0 || slash === path.length - 1) return null;
+  const vault = path.slice(0, slash);
+  const name = path.slice(slash + 1);
+  if (name.includes("/")) return null;
+  return { vault, name };
+}
+
+/** A secret as `GET …/secrets/{name}` returns it (the fields the CLI uses). */
+export interface RevealedSecret {
+  name: string;
+  value: string;
+  note: string | null;
+  version: number;
+}
+
+/** The calls the client commands make, over Node's fetch. */
+export interface StrongroomClient {
+  getSecret(vault: string, name: string): Promise<RevealedSecret>;
+  putSecret(
+    vault: string,
+    name: string,
+    input: { value: string; note?: string | undefined },
+  ): Promise<{ created: boolean; version: number }>;
+  listSecretNames(vault: string): Promise<string[]>;
+}
+
+export function createClient(config: ClientConfig): StrongroomClient {
+  const secretsUrl = (vault: string, name?: string): string =>
+    `${config.baseUrl}/api/v1/vaults/${encodeURIComponent(vault)}/secrets` +
+    (name === undefined ? "" : `/${encodeURIComponent(name)}`);
+
+  async function request(
+    url: string,
+    init: RequestInit = {},
+  ): Promise<{ status: number; body: object }> {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        ...init,
+        headers: {
+          accept: "application/json",
+          authorization: `Bearer ${config.token}`,
+          ...(init.body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        // Never follow a redirect: it could carry the token to another origin.
+        redirect: "manual",
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new ClientError(
+        `cannot reach ${config.displayUrl}: ${describeNetworkError(error)}`,
+        CLIENT_EXIT.unreachable,
+      );
+    }
+    let body: unknown = null;
+    const text = await response.text().catch(() => "");
+    if (text !== "") {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = null;
+      }
+    }
+    if (response.ok) {
+      if (body === null || typeof body !== "object")
+        throw new ClientError(
+          `${config.displayUrl} did not answer like a Strongroom server (is STRONGROOM_URL right?)`,
+          CLIENT_EXIT.failure,
+        );
+      return { status: response.status, body };
+    }
+    throw errorForResponse(response, body, config.displayUrl);
+  }
+
+  return {
+    async getSecret(vault, name) {
+      const body = (await request(secretsUrl(vault, name))).body as Partial<RevealedSecret>;
+      if (typeof body.value !== "string")
+        throw new ClientError("the server's answer has no value", CLIENT_EXIT.failure);
+      return {
+        name: typeof body.name === "string" ? body.name : name,
+        value: body.value,
+        note: typeof body.note === "string" ? body.note : null,
+        version: typeof body.version === "number" ? body.version : 0,
+      };
+    },
+
+    async putSecret(vault, name, input) {
+      const answer = await request(secretsUrl(vault, name), {
+        method: "PUT",
+        body: JSON.stringify(input.note === undefined ? { value: input.value } : input),
+      });
+      const version = (answer.body as { version?: unknown }).version;
+      return {
+        created: answer.status === 201,
+        version: typeof version === "number" ? version : 0,
+      };
+    },
+
+    async listSecretNames(vault) {
+      const names: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 100_000; page++) {
+        const query = new URLSearchParams({ limit: String(LIST_PAGE_SIZE) });
+        if (cursor !== null) query.set("cursor", cursor);
+        const { body } = (await request(`${secretsUrl(vault)}?${query}`)) as {
+          body: {
+            secrets?: Array<{ name?: unknown }>;
+            nextCursor?: unknown;
+          };
+        };
+        for (const secret of body.secrets ?? [])
+          if (typeof secret.name === "string") names.push(secret.name);
+        cursor = typeof body.nextCursor === "string" ? body.nextCursor : null;
+        if (cursor === null) return names;
+      }
+      throw new ClientError("the server kept returning more pages", CLIENT_EXIT.failure);
+    },
+  };
+}
+
+/** Maps an error response (problem+json or not) to the one line and exit code the CLI shows. */
+export function errorForResponse(
+  response: Response,
+  body: unknown,
+  displayUrl: string,
+): ClientError {
+  const problem = (body ?? {}) as { title?: unknown; detail?: unknown };
+  const said = [problem.detail, problem.title].find(
+    (part): part is string => typeof part === "string" && part.trim() !== "",
+  );
+  switch (response.status) {
+    case 401:
+      return new ClientError("the token is invalid, expired or revoked", CLIENT_EXIT.unauthorized);
+    case 403:
+      return new ClientError(
+        "not allowed: the token or its owner lacks the right for this",
+        CLIENT_EXIT.forbidden,
+      );
+    case 404:
+      return new ClientError("no such vault or secret", CLIENT_EXIT.notFound);
+    case 429: {
+      const seconds = Number(response.headers.get("retry-after"));
+      const after = Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 1;
+      return new ClientError(`throttled; retry after ${after} s`, CLIENT_EXIT.throttled);
+    }
+  }
+  if (response.status >= 300 && response.status < 400) {
+    return new ClientError(
+      `${displayUrl} redirects (${response.status}); set STRONGROOM_URL to the final address`,
+      CLIENT_EXIT.failure,
+    );
+  }
+  const detail = said === undefined ? "" : `: ${oneLine(said)}`;
+  return new ClientError(`the server answered ${response.status}${detail}`, CLIENT_EXIT.failure);
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** The useful part of a fetch failure: undici hides the system error in `cause`. */
+function describeNetworkError(error: unknown): string {
+  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))
+    return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+  const cause =
+    error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
+  if (cause?.code !== undefined) return cause.code;
+  if (cause instanceof Error) return oneLine(cause.message);
+  return error instanceof Error ? oneLine(error.message) : "network failure";
+}

@@ -1,0 +1,366 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { formatEnv, quoteForShell } from "../src/cli/client.commands.js";
+import { CLIENT_EXIT, createClient } from "../src/cli/client.js";
+import { createApiToken } from "../src/tokens/tokens.service.js";
+import { createVault } from "../src/vaults/vaults.service.js";
+import type { TestServer } from "./helpers/browser.js";
+import { createServerUser, startTestServer } from "./helpers/browser.js";
+import { runCli, startCli } from "./helpers/process.js";
+
+const TRICKY = "it's $HOME and `id` and $(id)\nsecond line\\n \"quoted\"\n\ttab 'again'''\n";
+const UNICODE = "päss—wörd 🔐\nline two\n";
+
+let server: TestServer;
+let writeToken: string;
+let readToken: string;
+let cwd: string;
+const stderrs: string[] = [];
+
+async function cli(
+  args: string[],
+  options: { token?: string; url?: string; stdin?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const result = await runCli(
+    args,
+    {
+      STRONGROOM_URL: options.url ?? server.url,
+      STRONGROOM_TOKEN: options.token ?? writeToken,
+      ...options.env,
+    },
+    cwd,
+    options.stdin,
+  );
+  stderrs.push(result.stderr);
+  return result;
+}
+
+async function apiPut(vault: string, name: string, value: string): Promise<void> {
+  const response = await fetch(
+    `${server.url}/api/v1/vaults/${vault}/secrets/${encodeURIComponent(name)}`,
+    {
+      method: "PUT",
+      headers: { authorization: `Bearer ${writeToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ value }),
+    },
+  );
+  assert.equal(response.status, 201, await response.text());
+}
+
+function assertOneLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line: ${stderr}`);
+  assert.match(lines[0] ?? "", /^strongroom: /);
+  assert.match(stderr, pattern);
+  assert.ok(!/\n\s+at /.test(stderr), `no stack trace: ${stderr}`);
+}
+
+before(async () => {
+  cwd = mkdtempSync(join(tmpdir(), "strongroom-cli-client-"));
+  server = await startTestServer();
+  const user = await createServerUser(server, { username: "cli_owner" });
+  const db = server.server.database.db;
+  const actor = {
+    kind: "session" as const,
+    userId: user.id,
+    username: user.username,
+    role: user.role,
+    sessionId: null,
+    tokenId: null,
+    scopes: null,
+  };
+  for (const slug of ["app", "other"])
+    await createVault(db, { actor, address: "127.0.0.1", now: new Date() }, { slug });
+  const mint = async (permission: "read" | "write"): Promise<string> =>
+    (
+      await createApiToken(db, {
+        userId: user.id,
+        username: user.username,
+        name: `cli-${permission}`,
+        scopes: [{ vault: "app", permission }],
+        expiresInDays: 1,
+        now: new Date(),
+        address: "127.0.0.1",
+      })
+    ).token;
+  writeToken = await mint("write");
+  readToken = await mint("read");
+  await apiPut("app", "DB_PASSWORD", "hunter2");
+  await apiPut("app", "TRICKY", TRICKY);
+  await apiPut("app", "dotted.name", "not-an-env-name");
+});
+
+after(async () => {
+  await server.stop();
+});
+
+describe("strongroom client commands against a real server", () => {
+  it("get prints exactly the value and nothing else", async () => {
+    const result = await cli(["get", "app/DB_PASSWORD"], { token: readToken });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "hunter2");
+    assert.equal(result.stderr, "");
+    const tricky = await cli(["get", "app/TRICKY"]);
+    assert.equal(tricky.stdout, TRICKY);
+  });
+
+  it("set from stdin (and --from-file) round-trips through get, reporting the version", async () => {
+    const created = await cli(["set", "app/UNICODE", "--note", "made by test"], {
+      stdin: UNICODE,
+    });
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, "");
+    assert.equal(created.stderr, "created app/UNICODE version 1\n");
+    assert.equal((await cli(["get", "app/UNICODE"])).stdout, UNICODE);
+
+    const file = join(cwd, "value.txt");
+    writeFileSync(file, "from a file\n");
+    const updated = await cli(["set", "app/UNICODE", "--from-file", file]);
+    assert.equal(updated.stderr, "updated app/UNICODE version 2\n");
+    assert.equal((await cli(["get", "app/UNICODE"])).stdout, "from a file\n");
+
+    const empty = await cli(["set", "app/EMPTY"], { stdin: "" });
+    assert.equal(empty.code, CLIENT_EXIT.usage);
+    assertOneLine(empty.stderr, /empty/);
+  });
+
+  it("list prints one name per line", async () => {
+    const result = await cli(["list", "app"], { token: readToken });
+    assert.equal(result.code, 0, result.stderr);
+    const names = result.stdout.trimEnd().split("\n").sort();
+    for (const name of ["DB_PASSWORD", "TRICKY", "dotted.name"]) assert.ok(names.includes(name));
+    assert.ok(result.stdout.endsWith("\n"));
+  });
+
+  it("export env is safe to source in sh and gives the exact values; json is an object", async () => {
+    const env = await cli(["export", "app", "--format", "env"], { token: readToken });
+    assert.equal(env.code, 0, env.stderr);
+    assert.match(env.stderr, /dotted\.name/, "names the skipped secret");
+    assert.ok(!env.stdout.includes("dotted.name"));
+    const file = join(cwd, "secrets.env");
+    writeFileSync(file, env.stdout);
+    const sourced = spawnSync(
+      "sh",
+      [
+        "-c",
+        `set -e; . "$1"; printf %s "$TRICKY"; printf '\\0'; printf %s "$DB_PASSWORD"`,
+        "sh",
+        file,
+      ],
+      { encoding: "utf8", env: { PATH: process.env.PATH } },
+    );
+    assert.equal(sourced.status, 0, sourced.stderr);
+    assert.equal(sourced.stdout, `${TRICKY}\0hunter2`);
+
+    const json = await cli(["export", "app", "--format", "json"], { token: readToken });
+    assert.equal(json.code, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as Record<string, string>;
+    assert.equal(parsed.TRICKY, TRICKY);
+    assert.equal(parsed.DB_PASSWORD, "hunter2");
+    assert.equal(parsed["dotted.name"], "not-an-env-name");
+  });
+
+  it("run starts CMD with the secrets in its environment and exits with its code", async () => {
+    const result = await cli(
+      [
+        "run",
+        "--vault",
+        "app",
+        "--",
+        process.execPath,
+        "-e",
+        "process.stdout.write(process.env.DB_PASSWORD + '|' + (process.env.STRONGROOM_TOKEN ?? 'none')); process.exit(3)",
+      ],
+      { token: readToken },
+    );
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(
+      result.stdout,
+      "hunter2|none",
+      "only the child's output; the token is not passed on",
+    );
+    assert.match(result.stderr, /skipped.*dotted\.name/);
+    assert.ok(!result.stderr.includes("hunter2"));
+    assert.ok(!result.stderr.includes("not-an-env-name"));
+
+    const only = await cli(
+      [
+        "run",
+        "--vault",
+        "app",
+        "--only",
+        "TRICKY",
+        "--",
+        process.execPath,
+        "-e",
+        "process.stdout.write(String(process.env.TRICKY) + '|' + String(process.env.DB_PASSWORD))",
+      ],
+      { token: readToken },
+    );
+    assert.equal(only.code, 0, only.stderr);
+    assert.equal(only.stdout, `${TRICKY}|undefined`);
+
+    const killed = await cli(
+      [
+        "run",
+        "--vault",
+        "app",
+        "--only",
+        "DB_PASSWORD",
+        "--",
+        process.execPath,
+        "-e",
+        "process.kill(process.pid, 'SIGKILL')",
+      ],
+      { token: readToken },
+    );
+    assert.equal(killed.code, 128 + 9);
+
+    const missing = await cli(
+      ["run", "--vault", "app", "--only", "DB_PASSWORD", "--", "no-such-command-here"],
+      { token: readToken },
+    );
+    assert.equal(missing.code, 127);
+    assertOneLine(missing.stderr, /not found/);
+  });
+
+  it("run forwards SIGTERM to CMD and exits with what CMD exits with", async () => {
+    const running = startCli(
+      [
+        "run",
+        "--vault",
+        "app",
+        "--only",
+        "DB_PASSWORD",
+        "--",
+        process.execPath,
+        "-e",
+        "process.on('SIGTERM', () => { process.stdout.write('got TERM'); process.exit(42) }); setInterval(() => {}, 1000); process.stdout.write('ready')",
+      ],
+      { STRONGROOM_URL: server.url, STRONGROOM_TOKEN: readToken },
+      cwd,
+    );
+    await running.waitFor(/ready/);
+    running.child.kill("SIGTERM");
+    assert.equal(await running.exited, 42);
+    assert.match(running.stdout(), /got TERM/);
+  });
+
+  it("maps refusals and failures to one line and their exit codes", async () => {
+    const readOnly = await cli(["set", "app/NOPE"], { token: readToken, stdin: "x" });
+    assert.equal(readOnly.code, CLIENT_EXIT.forbidden);
+    assertOneLine(readOnly.stderr, /not allowed/);
+
+    const wrong = await cli(["get", "app/DB_PASSWORD"], { token: `sr_${"A".repeat(43)}` });
+    assert.equal(wrong.code, CLIENT_EXIT.unauthorized);
+    assertOneLine(wrong.stderr, /invalid, expired or revoked/);
+
+    const unknownVault = await cli(["list", "no-such-vault"]);
+    assert.equal(unknownVault.code, CLIENT_EXIT.notFound);
+    assertOneLine(unknownVault.stderr, /no such vault or secret/);
+
+    const unknownSecret = await cli(["get", "app/NO_SUCH"]);
+    assert.equal(unknownSecret.code, CLIENT_EXIT.notFound);
+
+    const unreachable = await cli(["get", "app/DB_PASSWORD"], { url: "http://127.0.0.1:1" });
+    assert.equal(unreachable.code, CLIENT_EXIT.unreachable);
+    assertOneLine(unreachable.stderr, /cannot reach http:\/\/127\.0\.0\.1:1: /);
+  });
+
+  it("refuses --token and reports missing configuration with exit 2", async () => {
+    const refused = await cli(["get", "app/DB_PASSWORD", "--token", writeToken]);
+    assert.equal(refused.code, CLIENT_EXIT.usage);
+    assertOneLine(refused.stderr, /--token is refused/);
+    assert.equal(refused.stdout, "");
+
+    const noToken = await runCli(["get", "app/DB_PASSWORD"], { STRONGROOM_URL: server.url }, cwd);
+    assert.equal(noToken.code, CLIENT_EXIT.usage);
+    assertOneLine(noToken.stderr, /STRONGROOM_TOKEN/);
+
+    const noUrl = await runCli(["list", "app"], { STRONGROOM_TOKEN: writeToken }, cwd);
+    assert.equal(noUrl.code, CLIENT_EXIT.usage);
+    assertOneLine(noUrl.stderr, /STRONGROOM_URL/);
+    stderrs.push(noToken.stderr, noUrl.stderr);
+
+    const tokenFile = join(cwd, "token");
+    writeFileSync(tokenFile, `${readToken}\n`, { mode: 0o600 });
+    const fromFile = await runCli(
+      ["get", "app/DB_PASSWORD", "--token-file", tokenFile],
+      { STRONGROOM_URL: server.url },
+      cwd,
+    );
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    assert.equal(fromFile.stdout, "hunter2");
+
+    const badPath = await cli(["get", "DB_PASSWORD"]);
+    assert.equal(badPath.code, CLIENT_EXIT.usage);
+  });
+
+  it("--help works for every client command", async () => {
+    for (const command of ["get", "set", "list", "export", "run"]) {
+      const result = await runCli([command, "--help"], {}, cwd);
+      assert.equal(result.code, 0, command);
+      assert.match(result.stdout, /Usage: strongroom/);
+      assert.ok(!result.stdout.includes("--token <"), "--token is not offered");
+    }
+  });
+
+  it("never shows a token on stderr", () => {
+    assert.ok(stderrs.length > 10);
+    for (const stderr of stderrs) {
+      assert.ok(!stderr.includes(writeToken), stderr);
+      assert.ok(!stderr.includes(readToken), stderr);
+    }
+  });
+});
+
+describe("client library", () => {
+  it("follows nextCursor pages and maps 429 with Retry-After", async () => {
+    const pages: Record<string, { secrets: Array<{ name: string }>; nextCursor: string | null }> = {
+      "": { secrets: [{ name: "A" }, { name: "B" }], nextCursor: "c1" },
+      c1: { secrets: [{ name: "C" }], nextCursor: "c2" },
+      c2: { secrets: [], nextCursor: null },
+    };
+    const fake = createServer((request, response) => {
+      const url = new URL(request.url ?? "/", "http://localhost");
+      if (url.pathname.endsWith("/throttled")) {
+        response.writeHead(429, {
+          "content-type": "application/problem+json",
+          "retry-after": "17",
+        });
+        response.end(JSON.stringify({ type: "x", title: "Too many requests", status: 429 }));
+        return;
+      }
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(pages[url.searchParams.get("cursor") ?? ""]));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = fake.address() as AddressInfo;
+      const base = `http://127.0.0.1:${port}`;
+      const client = createClient({ baseUrl: base, displayUrl: base, token: "sr_x" });
+      assert.deepEqual(await client.listSecretNames("v"), ["A", "B", "C"]);
+      await assert.rejects(
+        client.getSecret("v", "throttled"),
+        (error: Error & { exitCode: number }) => {
+          assert.equal(error.exitCode, CLIENT_EXIT.throttled);
+          assert.equal(error.message, "throttled; retry after 17 s");
+          return true;
+        },
+      );
+    } finally {
+      await new Promise((resolve) => fake.close(resolve));
+    }
+  });
+
+  it("quotes values for the shell", () => {
+    assert.equal(quoteForShell("a'b"), `'a'\\''b'`);
+    assert.equal(formatEnv([["X", "$y"]]), "X='$y'\n");
+  });
+});
