@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
-import pino from "pino";
-import type { AccountsContext } from "../../src/accounts/context.js";
-import { createAccountLimits } from "../../src/accounts/limits.js";
 import type { UserRow } from "../../src/accounts/users.repository.js";
 import { findUserByUsernameKey } from "../../src/accounts/users.repository.js";
 import { recordAuditEvent } from "../../src/audit/audit.service.js";
-import { adminPages } from "../../src/web/admin-pages.routes.js";
-import { resetPages } from "../../src/web/reset-pages.routes.js";
 import type { SignedIn } from "../helpers/accounts.js";
 import { asSession, createTestUser, GOOD_PASSWORD, signIn } from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
@@ -18,49 +13,14 @@ const SCRIPT = "<script>alert(1)</script>";
 const IMG = '"><img src=x onerror=alert(1)>';
 
 let t: TestApp;
-let accounts: AccountsContext | undefined;
-
-/** Built on first use: the route callback runs before `createTestApp` has returned `t`. */
-function accountsContext(): AccountsContext {
-  accounts ??= {
-    config: t.config,
-    limits: createAccountLimits(t.throttle, t.config),
-    mailer: {
-      send: async (message) => {
-        t.mail.push(message);
-      },
-      close: async () => {},
-    },
-    logger: pino({ enabled: false }),
-    now: () => t.clock.now(),
-  };
-  return accounts;
-}
 
 let admin: SignedIn;
 let auditor: SignedIn;
 let member: SignedIn;
 
 before(async () => {
-  t = await createTestApp({
-    routes: async (app) => {
-      // Once the app wires these pages itself, test those instead of registering them twice.
-      if (app.registeredRoutes.some((r) => r.method === "GET" && r.url === "/admin/users")) return;
-      await app.register(async (scope) => {
-        await scope.register((await import("@fastify/formbody")).default);
-        const options = {
-          get db() {
-            return t.database.db;
-          },
-          get ctx() {
-            return accountsContext();
-          },
-        };
-        await scope.register(adminPages, options);
-        await scope.register(resetPages, options);
-      });
-    },
-  });
+  // app.ts wires these pages; the test app captures mail in `t.mail`.
+  t = await createTestApp();
   await createTestUser(t, { username: "page_admin", role: "admin" });
   await createTestUser(t, { username: "page_auditor", role: "auditor" });
   await createTestUser(t, { username: "page_member" });

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
-import pino from "pino";
-import type { AccountsContext } from "../../src/accounts/context.js";
-import { createAccountLimits } from "../../src/accounts/limits.js";
-import { adminPages } from "../../src/web/admin-pages.routes.js";
-import { resetPages } from "../../src/web/reset-pages.routes.js";
 import { createTestUser, GOOD_PASSWORD, signIn } from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
 import { createTestApp } from "../helpers/app.js";
@@ -13,51 +8,10 @@ import { createTestApp } from "../helpers/app.js";
 const NEW_PASSWORD = "amber-harbor-velvet-41-kestrel";
 
 let t: TestApp;
-let accounts: AccountsContext | undefined;
-/** Set by a test to run the pages against another context (e.g. production without SMTP). */
-const contextOverride: AccountsContext | null = null;
-/** False when the app wires the pages itself (then these tests use the app's context). */
-let _ownPages = false;
-
-/** Built on first use: the route callback runs before `createTestApp` has returned `t`. */
-function accountsContext(): AccountsContext {
-  accounts ??= {
-    config: t.config,
-    limits: createAccountLimits(t.throttle, t.config),
-    mailer: {
-      send: async (message) => {
-        t.mail.push(message);
-      },
-      close: async () => {},
-    },
-    logger: pino({ enabled: false }),
-    now: () => t.clock.now(),
-  };
-  return contextOverride ?? accounts;
-}
 
 before(async () => {
-  t = await createTestApp({
-    routes: async (app) => {
-      // Once the app wires these pages itself, test those instead of registering them twice.
-      if (app.registeredRoutes.some((r) => r.method === "GET" && r.url === "/forgot-password"))
-        return;
-      _ownPages = true;
-      await app.register(async (scope) => {
-        await scope.register((await import("@fastify/formbody")).default);
-        const options = {
-          get db() {
-            return t.database.db;
-          },
-          get ctx() {
-            return accountsContext();
-          },
-        };
-        await scope.register(adminPages, options);
-        await scope.register(resetPages, options);
-      });
-    },
-  });
+  // app.ts wires these pages; the test app captures mail in `t.mail`.
+  t = await createTestApp();
   await createTestUser(t, { username: "reset_user", email: "reset_user@example.test" });
   await createTestUser(t, { username: "expiry_user", email: "expiry_user@example.test" });
   await createTestUser(t, { username: "csrf_reset", email: "csrf_reset@example.test" });
