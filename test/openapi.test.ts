@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import type { TestApp } from "./helpers/app.js";
 import { createTestApp } from "./helpers/app.js";
 
@@ -49,6 +50,33 @@ describe("the OpenAPI document", () => {
     assert.deepEqual(register.required.sort(), ["email", "password", "username"]);
     assert.equal(register.additionalProperties, false);
     assert.equal(register.properties.username.pattern, "^[A-Za-z0-9_]{4,25}$");
+  });
+
+  it("is valid against the OpenAPI 3.1 schema, which rejects a broken copy", async () => {
+    const response = await t.app.inject({ url: "/api/v1/openapi.json" });
+    const document = JSON.parse(response.body) as Record<string, unknown>;
+    // A new Validator each time: it keeps the last document it saw.
+    const validate = (candidate: Record<string, unknown>) => new Validator().validate(candidate);
+
+    const result = await validate(document);
+    assert.deepEqual(result.errors, undefined, "no schema errors");
+    assert.equal(result.valid, true);
+
+    // The same check must fail on what it is meant to catch, or it proves nothing.
+    const { info: _info, ...withoutInfo } = structuredClone(document);
+    const noInfo = await validate(withoutInfo);
+    assert.equal(noInfo.valid, false, "a document without info is refused");
+    assert.match(JSON.stringify(noInfo.errors), /info/);
+
+    const brokenOperation = structuredClone(document) as {
+      paths: Record<string, Record<string, Record<string, unknown>>>;
+    };
+    const vaults = brokenOperation.paths["/api/v1/vaults"];
+    assert.ok(vaults?.get, "GET /api/v1/vaults is documented");
+    vaults.get.responses = "200 OK";
+    const badOperation = await validate(brokenOperation);
+    assert.equal(badOperation.valid, false, "an operation whose responses is a string is refused");
+    assert.match(JSON.stringify(badOperation.errors), /~1api~1v1~1vaults\/get\/responses/);
   });
 
   it("is rendered at /docs without any external script", async () => {
