@@ -3,7 +3,7 @@
  * capability instead of testing which engine it runs on. (Migrations are the exception by
  * design: they are frozen in time and decide their column types locally.)
  */
-import { type Kysely, PostgresAdapter, SqliteAdapter, sql } from "kysely";
+import { type Kysely, PostgresAdapter, type RawBuilder, SqliteAdapter, sql } from "kysely";
 
 /** Engine-specific behaviour, reached through `DatabaseHandle.dialect` or {@link dialectOf}. */
 export interface Dialect {
@@ -54,6 +54,18 @@ export interface Dialect {
    * use `db` meanwhile: SQLite's single connection would run it inside that transaction.
    */
   withMigrationLock<DB, T>(db: Kysely<DB>, work: () => Promise<T>): Promise<T>;
+  /**
+   * What goes between the column list and `values` of an insert that supplies its own values
+   * for an identity column (restoring `audit_events.seq` from a backup): PostgreSQL's
+   * `overriding system value` for `generated always` columns; nothing in SQLite.
+   */
+  identityInsertClause(): RawBuilder<unknown>;
+  /**
+   * After rows were inserted with explicit identity values, makes the next generated value
+   * follow the largest one. PostgreSQL's sequence does not move by itself; SQLite's
+   * AUTOINCREMENT counter already does, so there this does nothing.
+   */
+  syncIdentity<DB>(trx: Kysely<DB>, table: string, column: string): Promise<void>;
 }
 
 /** Follows `cause` a few levels: callers may have wrapped the driver's error. */
@@ -144,6 +156,8 @@ export const sqliteDialect: Dialect = {
       throw error;
     }
   },
+  identityInsertClause: () => sql``,
+  syncIdentity: async () => {},
 };
 
 /** The advisory lock id of the audit chain ("SRAUDI" as a number, within 2^53). */
@@ -170,6 +184,13 @@ export const postgresDialect: Dialect = {
   },
   scrubDeletedData: async () => {},
   withMigrationLock: (_db, work) => work(),
+  identityInsertClause: () => sql`overriding system value`,
+  async syncIdentity(trx, table, column) {
+    // setval(…, max, true) makes the next value max + 1; on an empty table, (1, false) makes it 1.
+    await sql`select setval(pg_get_serial_sequence(${table}, ${column}),
+      coalesce((select max(${sql.ref(column)}) from ${sql.table(table)}), 1),
+      (select count(*) > 0 from ${sql.table(table)}))`.execute(trx);
+  },
 };
 
 /**

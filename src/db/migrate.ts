@@ -6,7 +6,7 @@
  */
 import { type Kysely, Migrator } from "kysely";
 import { dialectOf } from "./dialect.js";
-import { migrationProvider } from "./migrations/index.js";
+import { migrationProvider, migrations } from "./migrations/index.js";
 
 /** A migration (or the migrator's own bookkeeping) failed; nothing after it was applied. */
 export class MigrationError extends Error {
@@ -56,4 +56,42 @@ export async function pendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
   const migrator = await createMigrator(db);
   const all = await migrator.getMigrations();
   return all.filter((info) => info.executedAt === undefined).map((info) => info.name);
+}
+
+/** Names of the migrations applied to `db`, in the order they ran. */
+export async function appliedMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
+  const migrator = await createMigrator(db);
+  const all = await migrator.getMigrations();
+  return all.filter((info) => info.executedAt !== undefined).map((info) => info.name);
+}
+
+/** Every migration this version of Strongroom knows, in the order they apply. */
+export function knownMigrations(): string[] {
+  return Object.keys(migrations);
+}
+
+/**
+ * Applies pending migrations up to and including `name` (restoring a backup made at an older
+ * schema first rebuilds that schema, then migrates the restored rows forward). Never goes
+ * down: Kysely's `migrateTo` would undo later migrations, so that is refused here.
+ * @throws {MigrationError} as {@link migrateToLatest}, or when `db` is already past `name`.
+ */
+export async function migrateUpTo<DB>(db: Kysely<DB>, name: string): Promise<void> {
+  const known = knownMigrations();
+  const applied = await appliedMigrations(db);
+  if (!known.includes(name) || applied.some((done) => known.indexOf(done) > known.indexOf(name))) {
+    throw new MigrationError(
+      `cannot migrate up to ${name}: unknown, or already past it`,
+      name,
+      null,
+    );
+  }
+  const migrator = await createMigrator(db);
+  await dialectOf(db).withMigrationLock(db, async () => {
+    const { error, results = [] } = await migrator.migrateTo(name);
+    if (error === undefined) return;
+    const failed = results.find((result) => result.status === "Error")?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MigrationError(`database migration to ${name} failed: ${reason}`, failed, error);
+  });
 }
