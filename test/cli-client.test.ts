@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -300,6 +300,38 @@ describe("strongroom client commands against a real server", () => {
 
     const badPath = await cli(["get", "DB_PASSWORD"]);
     assert.equal(badPath.code, CLIENT_EXIT.usage);
+  });
+
+  it("refuses a --token-file that group or others can read or write, like ssh", {
+    skip: process.platform === "win32" ? "no POSIX mode bits" : false,
+  }, async () => {
+    const tokenFile = join(cwd, "shared token");
+    writeFileSync(tokenFile, `${readToken}\n`);
+    const run = () =>
+      runCli(
+        ["get", "app/DB_PASSWORD", "--token-file", tokenFile],
+        { STRONGROOM_URL: server.url },
+        cwd,
+      );
+
+    for (const mode of [0o644, 0o620, 0o602]) {
+      chmodSync(tokenFile, mode);
+      const refused = await run();
+      stderrs.push(refused.stderr);
+      const octal = mode.toString(8).padStart(4, "0");
+      assert.equal(refused.code, CLIENT_EXIT.usage, octal);
+      assert.ok(
+        refused.stderr.trimEnd().endsWith(`(mode ${octal}); run: chmod 600 '${tokenFile}'`),
+        refused.stderr,
+      );
+      assertOneLine(refused.stderr, /open to other users/);
+      assert.equal(refused.stdout, "", "no value printed");
+    }
+
+    chmodSync(tokenFile, 0o600);
+    const accepted = await run();
+    assert.equal(accepted.code, 0, accepted.stderr);
+    assert.equal(accepted.stdout, "hunter2");
   });
 
   it("--help works for every client command", async () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { EXIT } from "./errors.js";
 
 /**
@@ -45,7 +45,8 @@ export interface ClientConfig {
 /**
  * Reads the client configuration: the URL from `--url` or STRONGROOM_URL, the token from
  * `--token-file` or STRONGROOM_TOKEN (never from an argument: other local users can read
- * those). Throws a usage ClientError (exit 2) naming what is missing or malformed.
+ * those). Throws a usage ClientError (exit 2) naming what is missing or malformed, or a token
+ * file that group or others may read or write.
  */
 export function resolveClientConfig(
   options: { url?: string | undefined; tokenFile?: string | undefined },
@@ -73,12 +74,7 @@ export function resolveClientConfig(
 
   let token: string;
   if (options.tokenFile !== undefined) {
-    try {
-      token = readFileSync(options.tokenFile, "utf8").trim();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-      throw new ClientError(`cannot read --token-file: ${code}`, CLIENT_EXIT.usage);
-    }
+    token = readTokenFile(options.tokenFile);
     if (token === "") throw new ClientError("the --token-file is empty", CLIENT_EXIT.usage);
   } else {
     token = (env.STRONGROOM_TOKEN ?? "").trim();
@@ -92,6 +88,48 @@ export function resolveClientConfig(
   if (!/^[\x21-\x7e]+$/.test(token))
     throw new ClientError("the token contains characters a token never has", CLIENT_EXIT.usage);
   return { displayUrl: baseUrl, baseUrl, token };
+}
+
+/** Permission bits for group and others: none may be set on a token file (POSIX). */
+const GROUP_OTHER_BITS = 0o077;
+
+/**
+ * Reads a `--token-file`, trimmed. Like ssh with a private key, refuses a file that group or
+ * others may read or write: whoever can read it holds the token, and whoever can write it can
+ * swap in a token of their own. The mode is taken from the opened file (fstat), so a rename
+ * between check and read cannot slip another file past it. Not checked on Windows, which has
+ * no such mode bits. Throws a usage ClientError naming the fix.
+ */
+function readTokenFile(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw new ClientError(`cannot read --token-file: ${errorCode(error)}`, CLIENT_EXIT.usage);
+  }
+  try {
+    const mode = fstatSync(fd).mode & 0o777;
+    if (process.platform !== "win32" && (mode & GROUP_OTHER_BITS) !== 0)
+      throw new ClientError(
+        `--token-file ${path} is open to other users (mode ${mode.toString(8).padStart(4, "0")}); run: chmod 600 ${shellWord(path)}`,
+        CLIENT_EXIT.usage,
+      );
+    return readFileSync(fd, "utf8").trim();
+  } catch (error) {
+    if (error instanceof ClientError) throw error;
+    throw new ClientError(`cannot read --token-file: ${errorCode(error)}`, CLIENT_EXIT.usage);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `path` as one word to paste into a shell: quoted only when it needs to be. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? "unreadable";
 }
 
 /** True for hosts on this machine, where plain HTTP does not cross a network. */
