@@ -217,7 +217,11 @@ export async function inspectBackup(
       shredded.add(row.secret_id);
     }
   });
-  await decryptBackupBody(file, key, reader.push, onProgress);
+  await decryptBackupBody(file, key, (chunk) => {
+    reader.push(chunk);
+    const { done, total } = reader.progress();
+    onProgress?.(done, total);
+  });
   const counts = reader.finish();
   return { file, key, header: file.header, counts, keyIds: [...keyIds].sort(), shredded };
 }
@@ -268,13 +272,17 @@ export async function restoreBackup(
           "not in MASTER_KEY: add them (after the current key) and run again",
       );
     }
-    await prepareSchema(db, header.migrations);
-    const present = await describeContents(db);
-    if (present !== null && options.force !== true) {
-      throw new BackupError(
-        `the database is not empty (${present}); restoring replaces everything in it: use --force`,
-      );
+    // A database without a schema yet is empty; one with a schema is checked before the
+    // schema is touched, so that a refusal changes nothing at all.
+    if ((await appliedMigrations(db)).length > 0) {
+      const present = await describeContents(db);
+      if (present !== null && options.force !== true) {
+        throw new BackupError(
+          `the database is not empty (${present}); restoring replaces everything in it: use --force`,
+        );
+      }
     }
+    await prepareSchema(db, header.migrations);
 
     const columns = await tableColumns(db);
     const ledger = await readShredLedger(db);
@@ -406,8 +414,12 @@ async function describeContents(db: Db): Promise<string | null> {
  */
 function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
   push(chunk: Buffer): void;
+  /** Rows read so far, of the total the counts line announced. */
+  progress(): { done: number; total: number };
   finish(): Record<string, number>;
 } {
+  let done = 0;
+  let total = 0;
   let buffered: Buffer[] = [];
   let bufferedBytes = 0;
   let counts: Record<string, number> | null = null;
@@ -430,6 +442,7 @@ function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
     if (counts === null) {
       counts = checkCounts(entry.counts);
       if (counts === null) throw damaged("it does not start with the row counts");
+      total = Object.values(counts).reduce((sum, n) => sum + n, 0);
       return;
     }
     if (entry.end === true) {
@@ -445,6 +458,7 @@ function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
     }
     tableIndex = index;
     seen[table.name] = (seen[table.name] ?? 0) + 1;
+    done += 1;
     onRow(table, entry.r as TableRow);
   };
 
@@ -464,6 +478,7 @@ function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
         if (bufferedBytes > MAX_LINE_BYTES) throw damaged("a line is too long");
       }
     },
+    progress: () => ({ done, total }),
     finish() {
       if (bufferedBytes > 0 || !ended || counts === null) throw damaged("it ends early");
       for (const table of BACKUP_TABLES) {

@@ -130,12 +130,13 @@ export function describeRotation(result: RotateKeysResult, reencrypt: boolean): 
 
 /**
  * Progress on `stream`: on a terminal, one line redrawn in place (a bar, done/total, percent
- * and rows per second), at most ten times a second; otherwise only a plain final line, so
- * logs of scripted runs stay readable.
+ * and rows per second), at most ten times a second; otherwise only a plain final line that
+ * starts with `label`, so logs of scripted runs stay readable.
  */
 export function createProgressReporter(
   stream: NodeJS.WriteStream,
   now: () => number = () => performance.now(),
+  label = "checked",
 ): { update(done: number, total: number): void; finish(): void; abandon(): void } {
   const startedMs = now();
   let last = { done: 0, total: 0 };
@@ -157,7 +158,7 @@ export function createProgressReporter(
         draw();
         stream.write("\n");
       } else {
-        stream.write(`checked ${formatProgress(last.done, last.total, now() - startedMs, 0)}\n`);
+        stream.write(`${label} ${formatProgress(last.done, last.total, now() - startedMs, 0)}\n`);
       }
     },
     abandon() {

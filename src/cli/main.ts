@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerAuditCommands } from "./audit.commands.js";
+import { registerBackupCommands } from "./backup.commands.js";
 import { registerClientCommands } from "./client.commands.js";
 import { registerDoctorCommand } from "./doctor.commands.js";
 import { registerKeysCommands } from "./keys.commands.js";
@@ -19,6 +20,7 @@ registerKeysCommands(program);
 registerUsersCommands(program);
 registerDoctorCommand(program);
 registerAuditCommands(program);
+registerBackupCommands(program);
 registerClientCommands(program);
 
 await program.parseAsync(process.argv);
