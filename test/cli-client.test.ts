@@ -16,10 +16,14 @@ import { runCli, startCli } from "./helpers/process.js";
 
 const TRICKY = "it's $HOME and `id` and $(id)\nsecond line\\n \"quoted\"\n\ttab 'again'''\n";
 const UNICODE = "päss—wörd 🔐\nline two\n";
+/** The API's largest page of secret names (`limit` max). */
+const API_PAGE_LIMIT = 200;
 
 let server: TestServer;
 let writeToken: string;
 let readToken: string;
+/** Writes to the vault `paged` only, which holds more secrets than one page. */
+let pagedToken: string;
 let cwd: string;
 const stderrs: string[] = [];
 
@@ -41,12 +45,17 @@ async function cli(
   return result;
 }
 
-async function apiPut(vault: string, name: string, value: string): Promise<void> {
+async function apiPut(
+  vault: string,
+  name: string,
+  value: string,
+  token: string = writeToken,
+): Promise<void> {
   const response = await fetch(
     `${server.url}/api/v1/vaults/${vault}/secrets/${encodeURIComponent(name)}`,
     {
       method: "PUT",
-      headers: { authorization: `Bearer ${writeToken}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({ value }),
     },
   );
@@ -75,15 +84,15 @@ before(async () => {
     tokenId: null,
     scopes: null,
   };
-  for (const slug of ["app", "other"])
+  for (const slug of ["app", "other", "paged"])
     await createVault(db, { actor, address: "127.0.0.1", now: new Date() }, { slug });
-  const mint = async (permission: "read" | "write"): Promise<string> =>
+  const mint = async (permission: "read" | "write", vault = "app"): Promise<string> =>
     (
       await createApiToken(db, {
         userId: user.id,
         username: user.username,
-        name: `cli-${permission}`,
-        scopes: [{ vault: "app", permission }],
+        name: `cli-${vault}-${permission}`,
+        scopes: [{ vault, permission }],
         expiresInDays: 1,
         now: new Date(),
         address: "127.0.0.1",
@@ -91,6 +100,7 @@ before(async () => {
     ).token;
   writeToken = await mint("write");
   readToken = await mint("read");
+  pagedToken = await mint("write", "paged");
   await apiPut("app", "DB_PASSWORD", "hunter2");
   await apiPut("app", "TRICKY", TRICKY);
   await apiPut("app", "dotted.name", "not-an-env-name");
@@ -136,6 +146,47 @@ describe("strongroom client commands against a real server", () => {
     const names = result.stdout.trimEnd().split("\n").sort();
     for (const name of ["DB_PASSWORD", "TRICKY", "dotted.name"]) assert.ok(names.includes(name));
     assert.ok(result.stdout.endsWith("\n"));
+  });
+
+  it("list and export return every secret of a vault that spans several API pages", async () => {
+    // Two full pages and one more name, in upper and lower case, with dots and dashes, so the
+    // names span the sort order the server pages in.
+    const expected: Record<string, string> = {};
+    for (let i = 0; i < 2 * API_PAGE_LIMIT + 1; i++) {
+      const name = [`KEY_${i}`, `key.${i}`, `_k-${i}`][i % 3] ?? "";
+      expected[name] = `value ${i}${"!".repeat(i % 5)}`;
+    }
+    const names = Object.keys(expected);
+    for (let start = 0; start < names.length; start += 20)
+      await Promise.all(
+        names
+          .slice(start, start + 20)
+          .map((name) => apiPut("paged", name, expected[name] ?? "", pagedToken)),
+      );
+
+    // The server really stops at one page, so the client has to follow the cursor.
+    const firstPage = await fetch(
+      `${server.url}/api/v1/vaults/paged/secrets?limit=${API_PAGE_LIMIT}`,
+      { headers: { authorization: `Bearer ${pagedToken}` } },
+    );
+    const page = (await firstPage.json()) as { secrets: unknown[]; nextCursor: unknown };
+    assert.equal(page.secrets.length, API_PAGE_LIMIT);
+    assert.equal(typeof page.nextCursor, "string");
+    const tooMany = await fetch(
+      `${server.url}/api/v1/vaults/paged/secrets?limit=${API_PAGE_LIMIT + 1}`,
+      { headers: { authorization: `Bearer ${pagedToken}` } },
+    );
+    assert.equal(tooMany.status, 400, "no page larger than the limit");
+
+    const list = await cli(["list", "paged"], { token: pagedToken });
+    assert.equal(list.code, 0, list.stderr);
+    const listed = list.stdout.trimEnd().split("\n");
+    assert.equal(listed.length, names.length, "each name once");
+    assert.deepEqual(listed.sort(), [...names].sort());
+
+    const json = await cli(["export", "paged", "--format", "json"], { token: pagedToken });
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), expected);
   });
 
   it("export env is safe to source in sh and gives the exact values; json is an object", async () => {
@@ -353,31 +404,20 @@ describe("strongroom client commands against a real server", () => {
 });
 
 describe("client library", () => {
-  it("follows nextCursor pages and maps 429 with Retry-After", async () => {
-    const pages: Record<string, { secrets: Array<{ name: string }>; nextCursor: string | null }> = {
-      "": { secrets: [{ name: "A" }, { name: "B" }], nextCursor: "c1" },
-      c1: { secrets: [{ name: "C" }], nextCursor: "c2" },
-      c2: { secrets: [], nextCursor: null },
-    };
-    const fake = createServer((request, response) => {
-      const url = new URL(request.url ?? "/", "http://localhost");
-      if (url.pathname.endsWith("/throttled")) {
-        response.writeHead(429, {
-          "content-type": "application/problem+json",
-          "retry-after": "17",
-        });
-        response.end(JSON.stringify({ type: "x", title: "Too many requests", status: 429 }));
-        return;
-      }
-      response.writeHead(200, { "content-type": "application/json" });
-      response.end(JSON.stringify(pages[url.searchParams.get("cursor") ?? ""]));
+  it("maps 429 with Retry-After to exit 6 and when to retry", async () => {
+    // A fake server: the real one has no rate limit on token requests, so it never answers 429.
+    const fake = createServer((_request, response) => {
+      response.writeHead(429, {
+        "content-type": "application/problem+json",
+        "retry-after": "17",
+      });
+      response.end(JSON.stringify({ type: "x", title: "Too many requests", status: 429 }));
     });
     await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
     try {
       const { port } = fake.address() as AddressInfo;
       const base = `http://127.0.0.1:${port}`;
       const client = createClient({ baseUrl: base, displayUrl: base, token: "sr_x" });
-      assert.deepEqual(await client.listSecretNames("v"), ["A", "B", "C"]);
       await assert.rejects(
         client.getSecret("v", "throttled"),
         (error: Error & { exitCode: number }) => {
