@@ -3,6 +3,7 @@ import { registerAuditCommands } from "./audit.commands.js";
 import { registerBackupCommands } from "./backup.commands.js";
 import { registerClientCommands } from "./client.commands.js";
 import { registerDoctorCommand } from "./doctor.commands.js";
+import { registerImportCommands } from "./import.commands.js";
 import { registerKeysCommands } from "./keys.commands.js";
 import { registerServerCommands } from "./server.commands.js";
 import { registerUsersCommands } from "./users.commands.js";
@@ -22,5 +23,6 @@ registerDoctorCommand(program);
 registerAuditCommands(program);
 registerBackupCommands(program);
 registerClientCommands(program);
+registerImportCommands(program);
 
 await program.parseAsync(process.argv);

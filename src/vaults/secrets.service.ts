@@ -1,3 +1,4 @@
+import { recordAuditEvent } from "../audit/audit.service.js";
 import type { MasterKey } from "../config/keys.js";
 import { DecryptionError } from "../crypto/envelope.js";
 import { macToken, verifyMacToken } from "../crypto/tokens.js";
@@ -22,6 +23,7 @@ import {
   recordShredded,
   setCurrentVersion,
 } from "./secrets.repository.js";
+import type { VaultRow } from "./vaults.repository.js";
 import { SECRET_VERSIONS_KEPT } from "./vaults.schema.js";
 import type { Acting } from "./vaults.service.js";
 import { auditAction } from "./vaults.service.js";
@@ -94,7 +96,7 @@ export async function putSecret(
     try {
       const result = await db
         .transaction()
-        .execute((trx) => writeVersion(trx, keys, acting, access, input));
+        .execute((trx) => writeVersion(trx, keys.keyring, writerOf(acting), access.vault, input));
       if (result.trimmed > 0) await dialectOf(db).scrubDeletedData(db);
       return result;
     } catch (error) {
@@ -105,31 +107,49 @@ export async function putSecret(
   }
 }
 
+/** Who writes a version: recorded in `created_by` and as the audit event's actor. */
+interface SecretWriter {
+  /** Null for the operator's CLI, which acts without a user account. */
+  userId: string | null;
+  username: string;
+  address: string | null;
+  now: Date;
+}
+
+function writerOf(acting: Acting): SecretWriter {
+  return {
+    userId: acting.actor.userId,
+    username: acting.actor.username,
+    address: acting.address,
+    now: acting.now,
+  };
+}
+
 async function writeVersion(
   trx: Db,
-  keys: SecretKeys,
-  acting: Acting,
-  access: VaultAccess,
+  keyring: readonly MasterKey[],
+  writer: SecretWriter,
+  vault: VaultRow,
   input: { name: string; value: string; note?: string | undefined },
 ): Promise<{ secret: SecretRow; created: boolean; trimmed: number }> {
-  const now = acting.now.toISOString();
-  const existing = await findSecretForUpdate(trx, access.vault.id, input.name);
+  const now = writer.now.toISOString();
+  const existing = await findSecretForUpdate(trx, vault.id, input.name);
   const secret: SecretRow = existing ?? {
     id: randomId(),
-    vault_id: access.vault.id,
+    vault_id: vault.id,
     name: input.name,
     type: "generic",
     current_version: 0,
     expires_at: null,
-    created_by: acting.actor.userId,
+    created_by: writer.userId,
     created_at: now,
     updated_at: now,
   };
   if (existing === null) await insertSecret(trx, secret);
   const version = secret.current_version + 1;
   const sealed = sealSecretVersion(
-    keys.keyring,
-    { vaultId: access.vault.id, secretId: secret.id, version },
+    keyring,
+    { vaultId: vault.id, secretId: secret.id, version },
     Buffer.from(input.value, "utf8"),
     input.note === undefined ? null : Buffer.from(input.note, "utf8"),
   );
@@ -138,7 +158,7 @@ async function writeVersion(
     secret_id: secret.id,
     version,
     ...sealed,
-    created_by: acting.actor.username,
+    created_by: writer.username,
     created_at: now,
   });
   await setCurrentVersion(trx, secret.id, version, now);
@@ -146,12 +166,100 @@ async function writeVersion(
     version > SECRET_VERSIONS_KEPT
       ? await deleteVersionsUpTo(trx, secret.id, version - SECRET_VERSIONS_KEPT)
       : 0;
-  await auditAction(trx, acting, "secret.write", `${access.vault.slug}/${input.name}`, { version });
+  await recordWrite(trx, writer, "secret.write", `${vault.slug}/${input.name}`, { version });
   return {
     secret: { ...secret, current_version: version, updated_at: now },
     created: existing === null,
     trimmed,
   };
+}
+
+function recordWrite(
+  trx: Db,
+  writer: SecretWriter,
+  action: string,
+  target: string,
+  details: Record<string, string | number>,
+): Promise<void> {
+  return recordAuditEvent(
+    trx,
+    {
+      actorId: writer.userId,
+      actorName: writer.username,
+      action,
+      target,
+      address: writer.address,
+      outcome: "success",
+      details,
+    },
+    writer.now,
+  );
+}
+
+/** The operator at the server's shell (`strongroom import`): no user account. */
+export interface Operator {
+  /** Recorded as the audit actor's name and in `created_by`, e.g. `cli`. */
+  name: string;
+  address: string | null;
+}
+
+/** How many of `names` would be created in `vault` and how many updated (a dry run). */
+export async function previewSecretImport(
+  db: Db,
+  vault: VaultRow,
+  names: readonly string[],
+): Promise<{ created: number; updated: number }> {
+  let updated = 0;
+  for (const name of names) if ((await findSecret(db, vault.id, name)) !== null) updated += 1;
+  return { created: names.length - updated, updated };
+}
+
+/**
+ * Imports secrets into `vault` in ONE transaction: all of them or, on any error, none. Each
+ * becomes a new version (an existing name keeps its history) with its own `secret.write`
+ * audit event, and one `secret.import` event records the counts and `source`. Like
+ * putSecret, a name created meanwhile by another writer makes the whole import run again.
+ * `onProgress(done, total)` is called after each secret is written (not yet committed).
+ * @throws whatever the database throws; nothing is written then.
+ */
+export async function importSecrets(
+  db: Db,
+  keyring: readonly MasterKey[],
+  operator: Operator,
+  vault: VaultRow,
+  entries: ReadonlyArray<{ name: string; value: string }>,
+  options: { now: Date; source: string; onProgress?: (done: number, total: number) => void },
+): Promise<{ created: number; updated: number }> {
+  const writer: SecretWriter = {
+    userId: null,
+    username: operator.name,
+    address: operator.address,
+    now: options.now,
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const result = await db.transaction().execute(async (trx) => {
+        const counts = { created: 0, updated: 0, trimmed: 0 };
+        for (const [index, entry] of entries.entries()) {
+          const written = await writeVersion(trx, keyring, writer, vault, entry);
+          counts[written.created ? "created" : "updated"] += 1;
+          counts.trimmed += written.trimmed;
+          options.onProgress?.(index + 1, entries.length);
+        }
+        await recordWrite(trx, writer, "secret.import", vault.slug, {
+          source: options.source,
+          created: counts.created,
+          updated: counts.updated,
+        });
+        return counts;
+      });
+      if (result.trimmed > 0) await dialectOf(db).scrubDeletedData(db);
+      return { created: result.created, updated: result.updated };
+    } catch (error) {
+      if (attempt < 3 && dialectOf(db).isUniqueViolation(error)) continue;
+      throw error;
+    }
+  }
 }
 
 /** The stored value failed its integrity check (tampered, moved, or an unknown key id). */

@@ -14,6 +14,7 @@ import {
   deleteVaultRow,
   findEnabledUserByUsernameKey,
   findMemberRole,
+  findVaultBySlug,
   insertVault,
   listVaultsOfUser,
   updateVaultDescription,
@@ -48,6 +49,15 @@ export function auditAction(
     },
     acting.now,
   );
+}
+
+/**
+ * The vault named `slug`, or null, with no policy check: for the operator's CLI (imports),
+ * which acts with the server's own authority — whoever can run it can read MASTER_KEY and
+ * the database anyway. Routes use authorizeVault.
+ */
+export function findVaultForOperator(db: Db, slug: string): Promise<VaultRow | null> {
+  return findVaultBySlug(db, slug);
 }
 
 /** Creates a vault; the creator becomes its owner. A taken slug is a 409. */
