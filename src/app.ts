@@ -21,6 +21,7 @@ import { registerMethodGuard } from "./http/method-guard.js";
 import { collectOpenApiRoutes } from "./http/openapi.js";
 import { registerSecurityHeaders } from "./http/security-headers.js";
 import { registerZodCompilers } from "./http/zod.js";
+import { unauthenticated } from "./lib/errors.js";
 import { randomId } from "./lib/random.js";
 import type { Mailer } from "./mail/mailer.js";
 import { healthRoutes } from "./ops/health.routes.js";
@@ -133,8 +134,16 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   });
   await app.register(
     async (api) => {
+      // Deny by default: an API route serves a caller without credentials only when it says
+      // so (`public`, or reached before a session exists), and refuses the others before
+      // their input is even validated, so a new route cannot be left open by mistake.
+      api.addHook("preValidation", async (request) => {
+        const route = request.routeOptions.config;
+        const open = route.public === true || route.csrf === "origin-only";
+        if (request.principal === null && !open) throw unauthenticated();
+      });
       // The API's own description, for people and tools: public, like the API's shape.
-      api.get("/openapi.json", async () => openApiDocument());
+      api.get("/openapi.json", { config: { public: true } }, async () => openApiDocument());
       await api.register(authRoutes, { db, ctx: accounts });
       await api.register(meRoutes, { db, ctx: accounts });
       await api.register(adminRoutes, { db, config, now });

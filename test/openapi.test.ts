@@ -79,6 +79,43 @@ describe("the OpenAPI document", () => {
     assert.match(JSON.stringify(badOperation.errors), /~1api~1v1~1vaults\/get\/responses/);
   });
 
+  it("says which operations need credentials, and the server agrees", async () => {
+    const document = JSON.parse((await t.app.inject({ url: "/api/v1/openapi.json" })).body) as {
+      paths: Record<string, Record<string, { security: Array<Record<string, string[]>> }>>;
+    };
+    const open: string[] = [];
+    const guarded: string[] = [];
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const isOpen = operation.security.some(
+          (requirement) => Object.keys(requirement).length === 0,
+        );
+        (isOpen ? open : guarded).push(`${method.toUpperCase()} ${path}`);
+      }
+    }
+    assert.deepEqual(open.sort(), [
+      "GET /api/v1/openapi.json",
+      "POST /api/v1/auth/login",
+      "POST /api/v1/auth/logout",
+      "POST /api/v1/auth/password-reset",
+      "POST /api/v1/auth/password-reset/confirm",
+      "POST /api/v1/auth/register",
+      "POST /api/v1/auth/register/confirm",
+    ]);
+    // Deny by default: every guarded operation refuses an anonymous caller before it looks
+    // at the input, so even a malformed request learns nothing but 401.
+    for (const operation of guarded) {
+      const [method, path = ""] = operation.split(" ");
+      const response = await t.app.inject({
+        method: method as "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
+        url: path.replace(/\{[^}]+\}/g, "no such thing!"),
+        headers: { origin: "http://localhost:8080", "sec-fetch-site": "same-origin" },
+        ...(method === "GET" || method === "DELETE" ? {} : { payload: { unexpected: [1] } }),
+      });
+      assert.equal(response.statusCode, 401, `${operation}: ${response.body}`);
+    }
+  });
+
   it("is rendered at /docs without any external script", async () => {
     const response = await t.app.inject({ url: "/docs", headers: { accept: "text/html" } });
     assert.equal(response.statusCode, 200);

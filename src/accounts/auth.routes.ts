@@ -92,7 +92,8 @@ export async function authRoutes(
     },
   );
 
-  routes.post("/auth/logout", async (request, reply) => {
+  // Public: signing out without a (valid) session still clears the browser's cookies.
+  routes.post("/auth/logout", { config: { public: true } }, async (request, reply) => {
     const principal = request.principal;
     if (principal?.kind === "session" && principal.sessionId !== null) {
       await deleteSession(db, principal.sessionId);

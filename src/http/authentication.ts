@@ -28,6 +28,12 @@ declare module "fastify" {
      * (login, registration, password reset) — they still get the Origin check.
      */
     csrf?: "token" | "origin-only";
+    /**
+     * Answers callers without credentials (the API description). Routes with
+     * `csrf: "origin-only"` are reached before a session exists and count as public too.
+     * Used by the OpenAPI document; the handler still decides what a caller may do.
+     */
+    public?: boolean;
   }
 }
 

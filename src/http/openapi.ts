@@ -7,6 +7,8 @@ interface DocumentedRoute {
   method: string;
   url: string;
   schema: RouteOptions["schema"];
+  /** Reachable without credentials: login, registration, password reset, this document. */
+  public: boolean;
 }
 
 type JsonSchema = Record<string, unknown>;
@@ -57,7 +59,12 @@ export function collectOpenApiRoutes(app: FastifyInstance): () => JsonSchema {
     if (!route.url.startsWith("/api/v1")) return;
     for (const method of [route.method].flat()) {
       if (method !== "HEAD")
-        routes.push({ method: method.toLowerCase(), url: route.url, schema: route.schema });
+        routes.push({
+          method: method.toLowerCase(),
+          url: route.url,
+          schema: route.schema,
+          public: route.config?.public === true || route.config?.csrf === "origin-only",
+        });
     }
   });
 
@@ -93,7 +100,9 @@ export function collectOpenApiRoutes(app: FastifyInstance): () => JsonSchema {
           ? { requestBody: { required: true, content: { "application/json": { schema: body } } } }
           : {}),
         responses,
-        security: [{ session: [] }, { bearer: [] }],
+        // An empty requirement: no credentials needed (a session or token sent anyway is
+        // still checked, and a broken one refused).
+        security: route.public ? [{}] : [{ session: [] }, { bearer: [] }],
       };
     }
     cached = {
