@@ -13,6 +13,7 @@ import { invalidLink, mailUnavailable, registrationClosed, tooManyAttempts } fro
 import { assertAcceptablePassword } from "./passwords.service.js";
 import type { UserRow } from "./users.repository.js";
 import {
+  findTakenUserKeys,
   findUserByEmailKey,
   findUserByUsernameKey,
   insertPendingRegistration,
@@ -241,6 +242,76 @@ export async function createUser(
   }
   return user;
 }
+
+/** An account from another application, with the password hash that application stored. */
+export interface ImportedAccount {
+  username: string;
+  email: string;
+  /** bcrypt, Werkzeug or Argon2, as checked by the caller with isVerifiablePasswordHash. */
+  passwordHash: string;
+  role: UserRow["role"];
+}
+
+/** Which of these accounts' usernames and e-mail addresses existing users already have. */
+export async function findTakenAccounts(
+  db: Db,
+  accounts: readonly Pick<ImportedAccount, "username" | "email">[],
+): Promise<{ usernameKeys: Set<string>; emailKeys: Set<string> }> {
+  return findTakenUserKeys(
+    db,
+    accounts.map((account) => usernameKey(account.username)),
+    accounts.map((account) => emailKey(account.email)),
+  );
+}
+
+/**
+ * Creates imported accounts in ONE transaction: all of them or, on any error, none. Each
+ * keeps the hash it came with — the password policy cannot be checked without the password
+ * — and verifyPassword replaces it with Argon2id at the user's first sign-in. Each gets a
+ * `user.create` event and the import one `user.import` event with `format` and the count.
+ * `onProgress(done, total)` is called after each insert (not yet committed).
+ * @throws AppError (409) when a username or e-mail address was taken meanwhile.
+ */
+export async function importAccounts(
+  db: Db,
+  accounts: readonly ImportedAccount[],
+  actor: { id: string | null; name: string; address: string | null },
+  options: { now: Date; format: string; onProgress?: (done: number, total: number) => void },
+): Promise<number> {
+  const now = options.now.toISOString();
+  const record = (trx: Db, action: string, target: string | null, details: AuditDetails) =>
+    recordAuditEvent(
+      trx,
+      {
+        actorId: actor.id,
+        actorName: actor.name,
+        action,
+        target,
+        address: actor.address,
+        outcome: "success",
+        details,
+      },
+      options.now,
+    );
+  try {
+    await db.transaction().execute(async (trx) => {
+      for (const [index, account] of accounts.entries()) {
+        const user = newUserRow({ id: randomId(), ...account, now });
+        await insertUser(trx, user);
+        await record(trx, "user.create", user.username, { role: user.role, source: "import" });
+        options.onProgress?.(index + 1, accounts.length);
+      }
+      await record(trx, "user.import", null, { format: options.format, created: accounts.length });
+    });
+  } catch (error) {
+    if (dialectOf<Database>(db).isUniqueViolation(error))
+      throw conflict("A username or e-mail address was taken meanwhile; nothing was imported.");
+    throw error;
+  }
+  return accounts.length;
+}
+
+type AuditDetails = Record<string, string | number>;
 
 /** A fresh, active account row: no second factor, no sign-in history. */
 function newUserRow(input: {

@@ -57,6 +57,36 @@ export async function insertUser(db: Kysely<Database>, user: NewUser): Promise<v
   await db.insertInto("users").values(user).execute();
 }
 
+/**
+ * Which of `usernameKeys` and `emailKeys` existing users already have. Queried in chunks, so
+ * any number of keys stays within the engines' limits on bound parameters.
+ */
+export async function findTakenUserKeys(
+  db: Kysely<Database>,
+  usernameKeys: readonly string[],
+  emailKeys: readonly string[],
+): Promise<{ usernameKeys: Set<string>; emailKeys: Set<string> }> {
+  const taken = { usernameKeys: new Set<string>(), emailKeys: new Set<string>() };
+  const chunk = 500;
+  for (let i = 0; i < usernameKeys.length; i += chunk) {
+    const rows = await db
+      .selectFrom("users")
+      .select("username_key")
+      .where("username_key", "in", usernameKeys.slice(i, i + chunk))
+      .execute();
+    for (const row of rows) taken.usernameKeys.add(row.username_key);
+  }
+  for (let i = 0; i < emailKeys.length; i += chunk) {
+    const rows = await db
+      .selectFrom("users")
+      .select("email_key")
+      .where("email_key", "in", emailKeys.slice(i, i + chunk))
+      .execute();
+    for (const row of rows) taken.emailKeys.add(row.email_key);
+  }
+  return taken;
+}
+
 /** Updates the listed columns of one user. */
 export async function updateUser(
   db: Kysely<Database>,

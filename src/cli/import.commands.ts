@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { findTakenAccounts, importAccounts } from "../accounts/registration.service.js";
 import { loadConfig } from "../config/config.js";
 import type { DatabaseHandle } from "../db/database.js";
 import { openDatabase } from "../db/database.js";
@@ -13,6 +14,14 @@ import {
 } from "../import/fernet-import.js";
 import type { ImportProblem } from "../import/import-file.js";
 import { ImportFileError, readImportFile } from "../import/import-file.js";
+import type { ImportedUser } from "../import/users-import.js";
+import {
+  findTakenUsers,
+  readUserRows,
+  USERS_IMPORT_MAX_FILE_BYTES,
+  usersFileFormat,
+  validateUserRows,
+} from "../import/users-import.js";
 import { importSecrets, previewSecretImport } from "../vaults/secrets.service.js";
 import { VAULT_SLUG_PATTERN } from "../vaults/vaults.schema.js";
 import { findVaultForOperator } from "../vaults/vaults.service.js";
@@ -20,6 +29,7 @@ import { EXIT, reportAndExit } from "./errors.js";
 import { createProgressReporter } from "./keys.commands.js";
 
 const CLI_OPERATOR = { name: "cli", address: null };
+const CLI_ACTOR = { id: null, name: "cli", address: null };
 
 async function withDatabase<T>(
   work: (database: DatabaseHandle, config: ReturnType<typeof loadConfig>["config"]) => Promise<T>,
@@ -58,6 +68,23 @@ Examples:
   $ strongroom import fernet --vault flask-app --key-file ./fernet.key --partial secrets.json
 `;
 
+const USERS_EXAMPLES = `
+Fields (CSV header row, or JSON keys): username, email, password_hash, role. The role is
+admin, auditor or member (empty or left out: member). Hashes: bcrypt ($2a$/$2b$/$2y$),
+Werkzeug pbkdf2:… and scrypt:…, or Argon2 PHC strings. Each user signs in with their old
+password, and the hash is replaced with Argon2id at that first sign-in.
+
+Examples:
+  $ strongroom import users --dry-run users.csv
+  $ strongroom import users users.csv
+  $ strongroom import users --format json export.txt
+`;
+
+interface UsersOptions {
+  format?: string;
+  dryRun?: boolean;
+}
+
 interface FernetOptions {
   vault: string;
   key?: string;
@@ -84,6 +111,17 @@ export function registerImportCommands(program: Command): void {
     .addHelpText("after", FERNET_EXAMPLES)
     .action(async (file: string, options: FernetOptions) => {
       await runFernetImport(file, options);
+    });
+
+  imports
+    .command("users")
+    .description("create users from another app's accounts; they keep their old passwords")
+    .argument("<file>", "CSV with a header row, or a JSON array of objects")
+    .option("--format <format>", "csv or json (default: from the file's extension)")
+    .option("--dry-run", "validate every row, then create nothing")
+    .addHelpText("after", USERS_EXAMPLES)
+    .action(async (file: string, options: UsersOptions) => {
+      await runUsersImport(file, options);
     });
 }
 
@@ -158,6 +196,74 @@ async function runFernetImport(file: string, options: FernetOptions): Promise<vo
       say(action, `${problems.length} bad entries were not imported`);
       process.exitCode = EXIT.failure;
     }
+  } catch (error) {
+    progress.abandon();
+    if (error instanceof ImportFileError) fail(action, error.message);
+    reportAndExit(error, action);
+  }
+}
+
+/** The row number in `line 3` / `entry 3`, to list problems in file order. */
+function rowNumber(where: string): number {
+  return Number(/\d+$/.exec(where)?.[0] ?? 0);
+}
+
+/** `3 bcrypt, 2 werkzeug-pbkdf2`: which hash formats the imported users have. */
+function describeHashKinds(users: readonly ImportedUser[]): string {
+  const counts = new Map<string, number>();
+  for (const user of users) counts.set(user.hashKind, (counts.get(user.hashKind) ?? 0) + 1);
+  return [...counts].map(([kind, count]) => `${count} ${kind}`).join(", ");
+}
+
+async function runUsersImport(file: string, options: UsersOptions): Promise<void> {
+  const action = "import users";
+  if (options.format !== undefined && usersFileFormat("", options.format) === null)
+    fail(action, "--format must be csv or json", EXIT.usage);
+  const format = usersFileFormat(file, options.format);
+  if (format === null)
+    fail(
+      action,
+      `cannot tell the format of ${file}: name it .csv or .json, or give --format`,
+      EXIT.usage,
+    );
+  const progress = createProgressReporter(process.stderr, undefined, "created");
+  try {
+    const text = await readImportFile(file, USERS_IMPORT_MAX_FILE_BYTES);
+    let read: ReturnType<typeof readUserRows>;
+    try {
+      read = readUserRows(text, format);
+    } catch (error) {
+      if (error instanceof ImportFileError) fail(action, `${file} ${error.message}`);
+      throw error;
+    }
+    const { users, problems } = validateUserRows(read.rows);
+    const rowCount = read.rows.length + read.problems.length;
+
+    const outcome = await withDatabase(async (database) => {
+      const taken = findTakenUsers(users, await findTakenAccounts(database.db, users));
+      const all = [...read.problems, ...problems, ...taken].sort(
+        (a, b) => rowNumber(a.where) - rowNumber(b.where),
+      );
+      if (all.length > 0 || options.dryRun === true) return { problems: all, created: 0 };
+      const created = await importAccounts(database.db, users, CLI_ACTOR, {
+        now: new Date(),
+        format,
+        onProgress: progress.update,
+      });
+      progress.finish();
+      return { problems: all, created };
+    });
+    if (outcome.problems.length > 0) {
+      reportProblems(action, outcome.problems);
+      const bad = new Set(outcome.problems.map((problem) => problem.where)).size;
+      fail(action, `nothing imported: ${bad} of ${rowCount} rows are bad`);
+    }
+    const kinds = describeHashKinds(users);
+    process.stdout.write(
+      options.dryRun === true
+        ? `dry run: would create ${users.length} users (${kinds}); nothing was written\n`
+        : `created ${users.length} users (${kinds}); each keeps their password, rehashed with Argon2id at first sign-in\n`,
+    );
   } catch (error) {
     progress.abandon();
     if (error instanceof ImportFileError) fail(action, error.message);

@@ -73,6 +73,25 @@ export function identifyPasswordHash(stored: string): PasswordHashKind {
 }
 
 /**
+ * True when `stored` is a bcrypt or Werkzeug hash that verifyLegacyPasswordHash would
+ * actually check: well-formed and within the cost bounds. No password is needed and no
+ * hashing is done, so a whole file of imported hashes can be vetted at once. Never throws.
+ */
+export function isVerifiableLegacyHash(stored: string): boolean {
+  if (typeof stored !== "string" || stored.length > MAX_STORED_HASH_LENGTH) return false;
+  switch (identifyPasswordHash(stored)) {
+    case "bcrypt":
+      return isUsableBcrypt(stored);
+    case "werkzeug-pbkdf2":
+      return parseWerkzeugPbkdf2(stored) !== null;
+    case "werkzeug-scrypt":
+      return parseWerkzeugScrypt(stored) !== null;
+    default:
+      return false;
+  }
+}
+
+/**
  * Checks `password` against a bcrypt or Werkzeug hash. Resolves `false` for a wrong password
  * and for anything it cannot or will not verify (unknown format, malformed text, costs above
  * the bounds above, a Werkzeug pbkdf2 hash without an iteration count). Never rejects.
@@ -101,11 +120,16 @@ export async function verifyLegacyPasswordHash(stored: string, password: string)
 
 const BCRYPT_PATTERN = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
-async function verifyBcrypt(stored: string, password: string): Promise<boolean> {
+/** True for a well-formed bcrypt hash whose cost is within the bounds. */
+function isUsableBcrypt(stored: string): boolean {
   const match = BCRYPT_PATTERN.exec(stored);
   if (match === null) return false;
   const cost = Number(match[1]);
-  if (cost < 4 || cost > MAX_BCRYPT_COST) return false;
+  return cost >= 4 && cost <= MAX_BCRYPT_COST;
+}
+
+async function verifyBcrypt(stored: string, password: string): Promise<boolean> {
+  if (!isUsableBcrypt(stored)) return false;
   // bcrypt only reads the first 72 bytes of the password, so anything typed after them is
   // ignored; that silent truncation is one reason these hashes are replaced by Argon2id at
   // the next successful login. $2a$, $2b$ and $2y$ differ only in historical bugs that do not
@@ -140,9 +164,18 @@ function equalKeys(derived: Buffer, expected: Buffer): boolean {
   return derived.length === expected.length && timingSafeEqual(derived, expected);
 }
 
-async function verifyWerkzeugPbkdf2(stored: string, password: string): Promise<boolean> {
+interface Pbkdf2Hash {
+  digest: string;
+  iterations: number;
+  digestBytes: number;
+  salt: string;
+  expected: Buffer;
+}
+
+/** Parses `pbkdf2:DIGEST:ITERATIONS$salt$hex` within the bounds, else null. */
+function parseWerkzeugPbkdf2(stored: string): Pbkdf2Hash | null {
   const parts = splitWerkzeugHash(stored);
-  if (parts === null) return false;
+  if (parts === null) return null;
   // Every Werkzeug release that supports pbkdf2 (0.9 onwards) writes the iteration count
   // ("pbkdf2:sha256:260000$…"). A "pbkdf2:sha256$…" string was never written by
   // generate_password_hash; Werkzeug itself would check it with the *checking* version's
@@ -150,21 +183,27 @@ async function verifyWerkzeugPbkdf2(stored: string, password: string): Promise<b
   // count that makes it verify cannot be recovered from the hash. Guessing would mean trying
   // several counts (slow, and widens what matches), so such hashes are refused.
   const method = /^pbkdf2:(sha1|sha256|sha512):([1-9]\d{0,9})$/.exec(parts.method);
-  if (method === null) return false;
+  if (method === null) return null;
   const digest = method[1] ?? "";
   const iterations = Number(method[2]);
   const digestBytes = PBKDF2_DIGEST_BYTES[digest];
-  if (digestBytes === undefined || iterations > MAX_PBKDF2_ITERATIONS) return false;
+  if (digestBytes === undefined || iterations > MAX_PBKDF2_ITERATIONS) return null;
   const expected = decodeHexHash(parts.hexHash, digestBytes);
-  if (expected === null) return false;
+  if (expected === null) return null;
+  return { digest, iterations, digestBytes, salt: parts.salt, expected };
+}
+
+async function verifyWerkzeugPbkdf2(stored: string, password: string): Promise<boolean> {
+  const hash = parseWerkzeugPbkdf2(stored);
+  if (hash === null) return false;
   const derived = await pbkdf2Async(
     Buffer.from(password, "utf8"),
-    Buffer.from(parts.salt, "utf8"),
-    iterations,
-    digestBytes,
-    digest,
+    Buffer.from(hash.salt, "utf8"),
+    hash.iterations,
+    hash.digestBytes,
+    hash.digest,
   );
-  return equalKeys(derived, expected);
+  return equalKeys(derived, hash.expected);
 }
 
 /** node:crypto's callback `scrypt` with options, as a promise (promisify loses the overload). */
@@ -182,31 +221,47 @@ function scryptAsync(
   });
 }
 
-async function verifyWerkzeugScrypt(stored: string, password: string): Promise<boolean> {
+interface ScryptHash {
+  N: number;
+  r: number;
+  p: number;
+  memoryBytes: number;
+  salt: string;
+  expected: Buffer;
+}
+
+/** Parses `scrypt:N:r:p$salt$hex` within the bounds, else null. */
+function parseWerkzeugScrypt(stored: string): ScryptHash | null {
   const parts = splitWerkzeugHash(stored);
-  if (parts === null) return false;
+  if (parts === null) return null;
   // Werkzeug always writes "scrypt:N:r:p"; a bare "scrypt$…" was never produced, so, as for
   // pbkdf2 without a count, it is refused rather than guessed.
   const method = /^scrypt:([1-9]\d{0,9}):([1-9]\d{0,9}):([1-9]\d{0,9})$/.exec(parts.method);
-  if (method === null) return false;
+  if (method === null) return null;
   const N = Number(method[1]);
   const r = Number(method[2]);
   const p = Number(method[3]);
   // N must be a power of two greater than 1 (RFC 7914); reject before doing any arithmetic
   // that a huge value could make meaningless.
-  if (N < 2 || N > 2 ** 30 || (N & (N - 1)) !== 0) return false;
-  if (r > MAX_SCRYPT_R || p > MAX_SCRYPT_P || N * r * p > MAX_SCRYPT_WORK) return false;
+  if (N < 2 || N > 2 ** 30 || (N & (N - 1)) !== 0) return null;
+  if (r > MAX_SCRYPT_R || p > MAX_SCRYPT_P || N * r * p > MAX_SCRYPT_WORK) return null;
   // OpenSSL needs 128·r·(N + 2) bytes for V plus 128·r·p for B; refuse rather than allocate
   // more than the cap, and give OpenSSL exactly what this hash needs as its limit.
   const memoryBytes = 128 * r * (N + 2 + p);
-  if (memoryBytes > MAX_SCRYPT_MEMORY_BYTES) return false;
+  if (memoryBytes > MAX_SCRYPT_MEMORY_BYTES) return null;
   const expected = decodeHexHash(parts.hexHash, SCRYPT_KEY_BYTES);
-  if (expected === null) return false;
+  if (expected === null) return null;
+  return { N, r, p, memoryBytes, salt: parts.salt, expected };
+}
+
+async function verifyWerkzeugScrypt(stored: string, password: string): Promise<boolean> {
+  const hash = parseWerkzeugScrypt(stored);
+  if (hash === null) return false;
   const derived = await scryptAsync(
     Buffer.from(password, "utf8"),
-    Buffer.from(parts.salt, "utf8"),
+    Buffer.from(hash.salt, "utf8"),
     SCRYPT_KEY_BYTES,
-    { N, r, p, maxmem: memoryBytes + 1024 * 1024 },
+    { N: hash.N, r: hash.r, p: hash.p, maxmem: hash.memoryBytes + 1024 * 1024 },
   );
-  return equalKeys(derived, expected);
+  return equalKeys(derived, hash.expected);
 }

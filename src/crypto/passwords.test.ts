@@ -9,6 +9,7 @@ import {
   burnVerification,
   DEFAULT_ARGON2,
   hashPassword,
+  isVerifiablePasswordHash,
   MAX_PASSWORD_LENGTH,
   OWASP_MINIMUM_ARGON2,
   verifyPassword,
@@ -243,6 +244,13 @@ describe("garbled and hostile stored hashes", () => {
     }
   });
 
+  test("are not verifiable hashes (what an import of accounts refuses)", () => {
+    for (const stored of garbled) assert.equal(isVerifiablePasswordHash(stored), false, stored);
+    for (const notAString of [undefined, null, 42, {}]) {
+      assert.equal(isVerifiablePasswordHash(notAString as unknown as string), false);
+    }
+  });
+
   test("well-formed hashes with excessive costs are refused before any work", async () => {
     const bcryptFixture = fixtures.find((f) => f.format === "bcrypt-2b");
     const scryptFixture = fixtures.find((f) => f.hash.startsWith("scrypt:32768:8:1$"));
@@ -259,6 +267,7 @@ describe("garbled and hostile stored hashes", () => {
       "$argon2id$v=19$m=65536,t=2,p=17$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
     ];
     for (const stored of hostile) {
+      assert.equal(isVerifiablePasswordHash(stored), false, stored);
       const start = performance.now();
       assert.deepEqual(await verifyPassword(stored, "password", params), FAILED, stored);
       const elapsedMs = performance.now() - start;
@@ -274,6 +283,7 @@ describe("garbled and hostile stored hashes", () => {
     // it verify depends on the Werkzeug that *checks* it, so Strongroom refuses it.
     assert.deepEqual(await verifyPassword(stored, pbkdf2Fixture.password, params), FAILED);
     assert.equal(identifyPasswordHash(stored), "werkzeug-pbkdf2");
+    assert.equal(isVerifiablePasswordHash(stored), false);
   });
 
   test("odd password inputs never throw", async () => {
@@ -294,6 +304,11 @@ describe("garbled and hostile stored hashes", () => {
 });
 
 describe("legacy hashes from Python (test/fixtures/legacy-password-hashes.json)", () => {
+  test("are all verifiable hashes, and so is an Argon2id hash of ours", async () => {
+    for (const fixture of fixtures) assert.equal(isVerifiablePasswordHash(fixture.hash), true);
+    assert.equal(isVerifiablePasswordHash(await hashPassword("x", params)), true);
+  });
+
   test("covers every format the importer must read", () => {
     const formats = new Set(fixtures.map((f) => f.format));
     for (const format of [

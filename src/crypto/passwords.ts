@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import type { Algorithm, Version } from "@node-rs/argon2";
 import { hash, verify } from "@node-rs/argon2";
-import { verifyLegacyPasswordHash } from "./legacy-passwords.js";
+import { isVerifiableLegacyHash, verifyLegacyPasswordHash } from "./legacy-passwords.js";
 
 // The package declares Algorithm and Version as ambient const enums, which cannot be read at
 // run time (its JavaScript exports them as empty objects); these are its declared values.
@@ -142,6 +142,16 @@ export async function verifyPassword(
   // Legacy formats are verified over the raw password: the Python apps did not normalise.
   const ok = await verifyLegacyPasswordHash(stored, password);
   return ok ? { ok: true, needsRehash: true } : failed();
+}
+
+/**
+ * True when `stored` is a hash verifyPassword can check — an Argon2 PHC string or a bcrypt or
+ * Werkzeug hash, well-formed and within the cost limits — judged without a password. An
+ * account imported with any other string could never sign in. Never throws.
+ */
+export function isVerifiablePasswordHash(stored: string): boolean {
+  if (typeof stored !== "string") return false;
+  return parseArgon2Hash(stored) !== null || isVerifiableLegacyHash(stored);
 }
 
 /** Dummy hashes per parameter set, computed on first use; the promise dedupes racing logins. */
