@@ -6,7 +6,7 @@ import { loadConfig } from "../config/config.js";
 import { openDatabase } from "../db/database.js";
 import { EXIT, reportAndExit } from "./errors.js";
 import { createProgressReporter } from "./keys.commands.js";
-import { readPassword } from "./users.commands.js";
+import { readPassword } from "./prompt.js";
 
 const CLI_ACTOR = { id: null, name: "cli" };
 

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
-import { EXIT } from "./errors.js";
+import { EXIT } from "./exit-codes.js";
 
 /**
  * Exit codes of the client commands (`get`, `set`, `list`, `export`, `run`), on top of the

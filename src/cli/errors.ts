@@ -2,8 +2,9 @@ import { ConfigError } from "../config/config.js";
 import { DatabaseUnreachableError } from "../db/database.js";
 import { DatabaseUrlError } from "../db/url.js";
 
-/** Exit codes of the CLI (docs/cli.md). */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+import { EXIT } from "./exit-codes.js";
+
+export { EXIT };
 
 /**
  * Prints an error as the CLI shows it: one clear line per problem, never a stack trace

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import type { Command } from "commander";
 import { buildProgram } from "./program.js";
 
@@ -18,7 +18,10 @@ function leaves(
 }
 
 describe("the strongroom command tree", () => {
-  const commands = leaves(buildProgram());
+  let commands: Array<{ path: string; command: Command }> = [];
+  before(async () => {
+    commands = leaves(await buildProgram());
+  });
   const manual = readFileSync(new URL("../../docs/cli.md", import.meta.url), "utf8");
 
   it("has the commands SPEC §6 names", () => {
