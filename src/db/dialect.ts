@@ -19,6 +19,16 @@ export interface Dialect {
    */
   isConnectionError(err: unknown): boolean;
   /**
+   * True when `err` (or an error in its `cause` chain) means the transaction lost a race with
+   * a concurrent one and was rolled back, so running it again from the start may succeed:
+   * PostgreSQL's serialization_failure (40001) and deadlock_detected (40P01); SQLite's
+   * SQLITE_BUSY_SNAPSHOT (a transaction that read, then tried to write after another
+   * connection wrote: its snapshot is stale, and `busy_timeout` does not wait for that).
+   * Plain SQLITE_BUSY is not one: `busy_timeout` has already waited it out.
+   * See `withTransactionRetry`.
+   */
+  isRetryableTransactionError(err: unknown): boolean;
+  /**
    * Adds `for update` on PostgreSQL, so rows read in a transaction stay locked until it ends.
    * SQLite has no row locks and needs none: the single connection runs one transaction at a
    * time, so the query is returned unchanged.
@@ -138,6 +148,7 @@ export const sqliteDialect: Dialect = {
       "SQLITE_IOERR",
       "SQLITE_FULL",
     ]),
+  isRetryableTransactionError: (err) => hasCode(err, ["SQLITE_BUSY_SNAPSHOT"]),
   lockForUpdate: (query) => query,
   lockAuditChain: async () => {},
   migrationTableSchema: async () => undefined,
@@ -171,6 +182,7 @@ export const postgresDialect: Dialect = {
   isConnectionError: (err) =>
     hasCode(err, POSTGRES_UNAVAILABLE_CODES) ||
     errorMessages(err).some((message) => POSTGRES_UNAVAILABLE_MESSAGES.test(message)),
+  isRetryableTransactionError: (err) => hasCode(err, ["40001", "40P01"]),
   lockForUpdate: (query) => query.forUpdate(),
   async lockAuditChain(trx) {
     // An arbitrary constant naming "the audit chain" among this database's advisory locks.
