@@ -130,6 +130,29 @@ describe("strongroom CLI", () => {
     assert.match(result.stdout, /FAIL {2}DEBUG:/);
   });
 
+  it("doctor says whether metrics are on and refuses a short METRICS_TOKEN in production", async () => {
+    const off = await runCli(["doctor"], { NODE_ENV: "development" }, tempDir());
+    assert.match(off.stdout, /PASS {2}metrics: off/);
+    const token = "too-short-for-production";
+    const env = {
+      NODE_ENV: "production",
+      SECRET_KEY: strongKey(),
+      MASTER_KEY: `k1:${strongKey()}`,
+      PUBLIC_URL: "https://vault.example.com",
+      METRICS_TOKEN: token,
+    };
+    const short = await runCli(["doctor"], env, tempDir());
+    assert.equal(short.code, 1);
+    assert.match(short.stdout, /FAIL {2}METRICS_TOKEN: .*at least 32/);
+    assert.ok(!short.stdout.includes(token) && !short.stderr.includes(token));
+    const on = await runCli(
+      ["doctor"],
+      { NODE_ENV: "development", METRICS_TOKEN: randomBytes(32).toString("hex") },
+      tempDir(),
+    );
+    assert.match(on.stdout, /PASS {2}metrics: \/metrics needs METRICS_TOKEN/);
+  });
+
   it("doctor flags ALLOW_INSECURE_HTTP and checks Redis when configured", async () => {
     const env = {
       NODE_ENV: "production",

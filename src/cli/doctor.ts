@@ -34,8 +34,8 @@ const REQUIRED_HEADERS = [
 
 /**
  * Runs every configuration check without starting a server or creating files: the
- * environment and keys, debug, TLS, registration, mail, the database, Redis and the security
- * headers of a real response. A `fail` is something production would refuse.
+ * environment and keys, debug, TLS, registration, mail, metrics, the database, Redis and the
+ * security headers of a real response. A `fail` is something production would refuse.
  */
 export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string): Promise<Check[]> {
   const checks: Check[] = [];
@@ -68,6 +68,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string): Promise<Ch
         : "no SMTP_URL: mail is written to the log",
     );
   else add("pass", "mail", "SMTP configured");
+  checkMetrics(config, add);
 
   await checkDatabaseAndHeaders(config, add);
   await checkRedis(config, add);
@@ -90,7 +91,7 @@ function checkKeys(config: Config, env: NodeJS.ProcessEnv, add: Add): void {
     "MASTER_KEY",
     `${config.masterKeys.length} key(s), current "${config.masterKeys[0]?.id}"`,
   );
-  for (const variable of ["SECRET_KEY_FILE", "MASTER_KEY_FILE"]) {
+  for (const variable of ["SECRET_KEY_FILE", "MASTER_KEY_FILE", "METRICS_TOKEN_FILE"]) {
     const path = env[variable];
     if (path === undefined || path === "") continue;
     try {
@@ -105,6 +106,15 @@ function checkKeys(config: Config, env: NodeJS.ProcessEnv, add: Add): void {
       // resolveConfig already reported an unreadable file.
     }
   }
+}
+
+function checkMetrics(config: Config, add: Add): void {
+  if (config.metricsToken === null) {
+    add("pass", "metrics", "off: no /metrics route (set METRICS_TOKEN to serve one)");
+    return;
+  }
+  const source = config.sources.get("METRICS_TOKEN") ?? "environment";
+  add("pass", "metrics", `/metrics needs METRICS_TOKEN as a bearer token (from ${source})`);
 }
 
 function checkTls(config: Config, production: boolean, add: Add): void {

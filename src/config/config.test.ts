@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { inspect } from "node:util";
 import { ConfigError, loadConfig, resolveConfig } from "./config.js";
 
 const strongKey = (): string => randomBytes(32).toString("base64");
@@ -298,5 +299,97 @@ describe("development keys", () => {
     assert.ok(config !== null);
     assert.ok(issues.every((issue) => issue.severity === "warning"));
     assert.throws(() => statSync(join(cwd, "data", "secret_key")), /ENOENT/);
+  });
+});
+
+describe("METRICS_TOKEN", () => {
+  const strongToken = (): string => randomBytes(32).toString("hex");
+
+  it("is off unless set", () => {
+    assert.equal(loadConfig(productionEnv(), tempDir()).config.metricsToken, null);
+  });
+
+  it("accepts a long random token in production and never prints it", () => {
+    const token = strongToken();
+    const { config, warnings } = loadConfig(
+      productionEnv({ METRICS_TOKEN: token, SMTP_URL: "smtp://mail:25", MAIL_FROM: "a@b.example" }),
+      tempDir(),
+    );
+    assert.deepEqual(warnings, []);
+    assert.equal(config.metricsToken?.reveal().toString("utf8"), token);
+    const printed = `${JSON.stringify(config)} ${inspect(config, { depth: 5 })} ${config.metricsToken}`;
+    assert.ok(!printed.includes(token), "the token never prints");
+    assert.match(printed, /redacted/);
+  });
+
+  it("refuses a token shorter than 32 characters in production, without echoing it", () => {
+    const token = randomBytes(31).toString("hex").slice(0, 31);
+    const line = refused(productionEnv({ METRICS_TOKEN: token }), "METRICS_TOKEN");
+    assert.match(line, /31 characters; at least 32/);
+    assert.ok(!line.includes(token));
+  });
+
+  it("refuses a placeholder token in production", () => {
+    const line = refused(
+      productionEnv({ METRICS_TOKEN: "changeme-changeme-changeme-changeme" }),
+      "METRICS_TOKEN",
+    );
+    assert.match(line, /placeholder/);
+  });
+
+  it("only warns about a short token outside production", () => {
+    const { config, warnings } = loadConfig(
+      {
+        NODE_ENV: "development",
+        SECRET_KEY: strongKey(),
+        MASTER_KEY: `k1:${strongKey()}`,
+        METRICS_TOKEN: "short",
+      },
+      tempDir(),
+    );
+    assert.equal(config.metricsToken?.reveal().toString("utf8"), "short");
+    assert.ok(
+      warnings.some((w) => w.variable === "METRICS_TOKEN" && /at least 32/.test(w.message)),
+    );
+  });
+
+  it("refuses everywhere a token that cannot be sent as one header word", () => {
+    for (const token of [`${strongToken()} ${strongToken()}`, `${strongToken()}é`]) {
+      refused(
+        {
+          NODE_ENV: "test",
+          SECRET_KEY: strongKey(),
+          MASTER_KEY: `k1:${strongKey()}`,
+          METRICS_TOKEN: token,
+        },
+        "METRICS_TOKEN",
+      );
+    }
+  });
+
+  it("refuses a token that reuses SECRET_KEY or a master key", () => {
+    const key = strongKey();
+    assert.match(
+      refused(productionEnv({ SECRET_KEY: key, METRICS_TOKEN: key }), "METRICS_TOKEN"),
+      /differ/,
+    );
+    assert.match(
+      refused(productionEnv({ MASTER_KEY: `k1:${key}`, METRICS_TOKEN: key }), "METRICS_TOKEN"),
+      /differ/,
+    );
+  });
+
+  it("reads METRICS_TOKEN_FILE and refuses both forms at once", () => {
+    const cwd = tempDir();
+    const token = strongToken();
+    writeFileSync(join(cwd, "metrics-token"), `${token}\n`, { mode: 0o600 });
+    const { config } = loadConfig(productionEnv({ METRICS_TOKEN_FILE: "metrics-token" }), cwd);
+    assert.equal(config.metricsToken?.reveal().toString("utf8"), token);
+    assert.equal(config.sources.get("METRICS_TOKEN"), "file");
+    refused(
+      productionEnv({ METRICS_TOKEN: token, METRICS_TOKEN_FILE: "metrics-token" }),
+      "METRICS_TOKEN",
+      cwd,
+    );
   });
 });

@@ -5,6 +5,7 @@ import type { DatabaseTarget } from "../db/url.js";
 import { parseDatabaseUrl } from "../db/url.js";
 import type { SecretBytes } from "../lib/secret-bytes.js";
 import type { MasterKey } from "./keys.js";
+import { resolveMetricsToken } from "./metrics-token.js";
 import { resolveKeys } from "./resolve-keys.js";
 import type { ValueSource } from "./sources.js";
 import { readRawSettings } from "./sources.js";
@@ -49,6 +50,11 @@ export interface Config {
     lockoutMinutes: number;
   };
   allowInsecureHttp: boolean;
+  /**
+   * The bearer token `/metrics` requires; null turns metrics off (the route does not exist).
+   * Prints as `[redacted]`.
+   */
+  metricsToken: SecretBytes | null;
   logLevel: string;
   /** `./data` under the working directory: generated keys and the default SQLite file. */
   dataDir: string;
@@ -232,6 +238,12 @@ export function resolveConfig(
 
   const keys = resolveKeys(raw, { production, dataDir, createMissing: options.createMissingKeys });
   for (const issue of keys.issues) issues.push(issue);
+  const metrics = resolveMetricsToken(raw.values.get("METRICS_TOKEN"), {
+    production,
+    secretKey: keys.secretKey,
+    masterKeys: keys.masterKeys,
+  });
+  for (const issue of metrics.issues) issues.push(issue);
 
   let tls: Config["tls"] = null;
   if ((s.TLS_CERT_FILE === undefined) !== (s.TLS_KEY_FILE === undefined)) {
@@ -322,6 +334,7 @@ export function resolveConfig(
       lockoutMinutes: s.LOGIN_LOCKOUT_MINUTES,
     },
     allowInsecureHttp: s.ALLOW_INSECURE_HTTP,
+    metricsToken: metrics.token,
     logLevel: s.LOG_LEVEL ?? (s.NODE_ENV === "test" ? "silent" : "info"),
     dataDir,
     sources: new Map([...raw.sources, ...keys.sources]),

@@ -65,12 +65,8 @@ export function decodeKeyText(text: string): Buffer | null {
  * These are heuristics against human-made keys; they cannot prove randomness.
  */
 export function describeKeyWeakness(text: string, bytes: Buffer): string | null {
-  const lowered = text.toLowerCase();
-  if (EXACT_PLACEHOLDERS.has(lowered)) return "is a well-known placeholder value";
-  if (PLACEHOLDER_WORDS.some((word) => lowered.includes(word))) {
-    return "contains a placeholder word; generate a random key";
-  }
-  if (/^(.)\1*$/s.test(text)) return "is a single repeated character";
+  const placeholder = describePlaceholder(text);
+  if (placeholder !== null) return placeholder;
   if (bytes.length < MIN_KEY_BYTES) {
     return `decodes to ${bytes.length} bytes; at least ${MIN_KEY_BYTES} random bytes are required`;
   }
@@ -82,6 +78,21 @@ export function describeKeyWeakness(text: string, bytes: Buffer): string | null 
     return "has too little entropy (it repeats a pattern)";
   }
   if (isMostlyArithmeticSequence(bytes)) return "has too little entropy (it is a sequence)";
+  return null;
+}
+
+/**
+ * Says why `text` looks made by a person rather than generated — a known placeholder, a
+ * placeholder word, one repeated character — or returns null. For any secret given as text,
+ * whatever its encoding.
+ */
+export function describePlaceholder(text: string): string | null {
+  const lowered = text.toLowerCase();
+  if (EXACT_PLACEHOLDERS.has(lowered)) return "is a well-known placeholder value";
+  if (PLACEHOLDER_WORDS.some((word) => lowered.includes(word))) {
+    return "contains a placeholder word; generate a random key";
+  }
+  if (/^(.)\1*$/s.test(text)) return "is a single repeated character";
   return null;
 }
 

@@ -16,7 +16,7 @@ export interface RawSettings {
 /**
  * Variables that may carry credentials and so may be given as `NAME_FILE`, a path whose
  * contents are the value (Docker and Kubernetes secrets). SPEC §2 names the two keys; the
- * URLs that embed passwords get the same treatment.
+ * URLs that embed passwords and the metrics scraper's token get the same treatment.
  */
 export const FILE_VARIABLES = [
   "SECRET_KEY",
@@ -24,6 +24,7 @@ export const FILE_VARIABLES = [
   "DATABASE_URL",
   "REDIS_URL",
   "SMTP_URL",
+  "METRICS_TOKEN",
 ] as const;
 
 /**
