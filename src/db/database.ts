@@ -2,6 +2,7 @@
  * Opening the database: the one `Kysely<Database>` of a process, on SQLite or PostgreSQL.
  */
 import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, sql } from "kysely";
+import type pg from "pg";
 import { type Dialect, postgresDialect, sqliteDialect } from "./dialect.js";
 import { createPostgresPool } from "./postgres.js";
 import type { Database } from "./schema.js";
@@ -16,8 +17,25 @@ export interface DatabaseHandle {
   target: DatabaseTarget;
   /** Runs `select 1` within `timeoutMs` milliseconds; false on any error or timeout, never throws. */
   ping(timeoutMs: number): Promise<boolean>;
+  /**
+   * The PostgreSQL pool's connection counts right now, for metrics; null on SQLite, which
+   * has one connection and no pool. Read-only: never opens or closes a connection.
+   */
+  poolStats(): PoolStats | null;
   /** Closes every connection. Safe to call more than once. */
   close(): Promise<void>;
+}
+
+/** A connection pool's state at one moment (pg's `Pool` counters). */
+export interface PoolStats {
+  /** Connections open, idle or in use. */
+  total: number;
+  /** Open connections waiting for a query. */
+  idle: number;
+  /** Queries queued because every connection is in use and the pool is at `max`. */
+  waiting: number;
+  /** The most connections the pool will open. */
+  max: number;
 }
 
 /** Options for {@link openDatabase}. */
@@ -52,7 +70,7 @@ export async function openDatabase(
   target: DatabaseTarget,
   options: OpenDatabaseOptions = {},
 ): Promise<DatabaseHandle> {
-  const { db, dialect } = createKysely(target, options);
+  const { db, dialect, pool } = createKysely(target, options);
   try {
     await sql`select 1`.execute(db);
   } catch (error) {
@@ -65,6 +83,15 @@ export async function openDatabase(
     dialect,
     target,
     ping: (timeoutMs) => ping(db, timeoutMs),
+    poolStats: () =>
+      pool === null
+        ? null
+        : {
+            total: pool.totalCount,
+            idle: pool.idleCount,
+            waiting: pool.waitingCount,
+            max: pool.options.max,
+          },
     close: () => {
       closed ??= db.destroy();
       return closed;
@@ -75,7 +102,7 @@ export async function openDatabase(
 function createKysely(
   target: DatabaseTarget,
   options: OpenDatabaseOptions,
-): { db: Kysely<Database>; dialect: Dialect } {
+): { db: Kysely<Database>; dialect: Dialect; pool: pg.Pool | null } {
   const log = options.log;
   if (target.kind === "sqlite") {
     let database: ReturnType<typeof openSqliteFile>;
@@ -85,11 +112,11 @@ function createKysely(
       throw unreachable(target, error);
     }
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }), log });
-    return { db, dialect: sqliteDialect };
+    return { db, dialect: sqliteDialect, pool: null };
   }
   const pool = createPostgresPool(target.url, target.schema, options.onConnectionError ?? noop);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
-  return { db, dialect: postgresDialect };
+  return { db, dialect: postgresDialect, pool };
 }
 
 function noop(): void {}
