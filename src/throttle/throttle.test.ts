@@ -110,6 +110,7 @@ describe("throttle store in memory", () => {
 
   it("is the memory backend without a Redis URL", () => {
     assert.equal(store.backend, "memory");
+    assert.equal(store.redisConnected(), null);
   });
 
   it("allows `points` attempts, then denies until the window ends", async () => {
@@ -271,6 +272,7 @@ describe("redis connection helpers", () => {
         [true, true, false],
       );
       await waitUntil(() => captured.lines().some((line) => line.level === WARN), "warning");
+      assert.equal(store.redisConnected(), false);
       await sleep(800); // several reconnect attempts fail meanwhile
       assert.equal(captured.lines().filter((line) => line.level === WARN).length, 1);
       assert.ok(!captured.text().includes("s3cret-pw"), captured.text());
@@ -388,6 +390,7 @@ describe("throttle store through a Redis outage", { skip: OUTAGE_SKIPPED }, () =
     const limiter = store.limiter(limit);
     // No waiting for the connection: the first decision waits for it and comes from Redis.
     assert.deepEqual(await limiter.consume("before"), { allowed: true, remaining: 4 });
+    assert.equal(store.redisConnected(), true);
 
     await server.stop();
     const started = Date.now();
@@ -403,9 +406,11 @@ describe("throttle store through a Redis outage", { skip: OUTAGE_SKIPPED }, () =
     await sleep(1_000); // reconnect attempts keep failing meanwhile
     assert.equal(warnings(), 1, captured.text());
     assert.equal(infos(), 0);
+    assert.equal(store.redisConnected(), false);
 
     await server.start(); // empty: the restarted server has no counts
     await waitUntil(() => infos() === 1, "the recovery line");
+    assert.equal(store.redisConnected(), true);
     // Five attempts allowed again: the count is Redis's, not the fallback's three.
     const again = await consumeTimes(limiter, "after", 5);
     assert.deepEqual(

@@ -65,6 +65,11 @@ export interface ThrottleStore {
   limiter(rule: LimitRule): Limiter;
   readonly backend: "memory" | "redis";
   /**
+   * Whether the Redis connection is ready for commands right now (false while connecting or
+   * reconnecting, when limits fall back to this process); null without Redis. Never waits.
+   */
+  redisConnected(): boolean | null;
+  /**
    * Closes the Redis connection, if any, and resolves once nothing is left open. Limiters
    * still answer afterwards, from the in-process fallback; call it at shutdown.
    */
@@ -121,6 +126,7 @@ export function createThrottleStore(options: ThrottleStoreOptions): ThrottleStor
 
   return {
     backend: connection === null ? "memory" : "redis",
+    redisConnected: () => (connection === null ? null : connection.client.status === "ready"),
     limiter(rule: LimitRule): Limiter {
       assertValidRule(rule);
       const existing = limiters.get(rule.name);
