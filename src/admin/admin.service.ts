@@ -6,6 +6,7 @@ import { updateUser } from "../accounts/users.repository.js";
 import { recordAuditEvent } from "../audit/audit.service.js";
 import { macToken, verifyMacToken } from "../crypto/tokens.js";
 import type { Db, SystemRole } from "../db/schema.js";
+import { withTransactionRetry } from "../db/transaction-retry.js";
 import { AppError, notFound, validationError } from "../lib/errors.js";
 import type { SecretBytes } from "../lib/secret-bytes.js";
 import { revokeAllUserTokens } from "../tokens/index.js";
@@ -154,6 +155,9 @@ export interface UserChanges {
  * - `disabled: false` re-enables the account (audited `user.enable`); revoked tokens stay
  *   revoked.
  * Setting what is already set changes nothing. The caller may be the user themselves.
+ * A role change and a disabling together hold the audit chain's lock while revoking tokens,
+ * so a user revoking a token at that moment can deadlock with it on PostgreSQL: the change
+ * then runs again.
  *
  * @returns the user as it is afterwards.
  * @throws {AppError} 404 for an unknown user; 409 `last-administrator` when the change would
@@ -167,7 +171,7 @@ export async function changeUser(
   actor: Actor,
 ): Promise<UserRow> {
   const at = now.toISOString();
-  return db.transaction().execute(async (trx) => {
+  return withTransactionRetry(db, async (trx) => {
     const { user, administrators } = await lockAdministratorsAndUser(trx, username);
     const wasDisabled = user.disabled_at !== null;
     const role = changes.role ?? user.role;

@@ -21,6 +21,7 @@ import { recordAuditEvent } from "../audit/audit.service.js";
 import type { MasterKey } from "../config/keys.js";
 import { DecryptionError } from "../crypto/envelope.js";
 import type { Db } from "../db/schema.js";
+import { withTransactionRetry } from "../db/transaction-retry.js";
 import { countSecretVersionsByKeyId } from "./rotation.repository.js";
 import type { RotationSource } from "./rotation-sources.js";
 import { ROTATION_SOURCES } from "./rotation-sources.js";
@@ -214,6 +215,9 @@ export async function prepareRotationBatch<Row extends { id: string }>(
 /**
  * Step two: writes a prepared batch in one transaction, each row only if unchanged since it
  * was read. If anything throws, the whole batch rolls back and every row stays as it was.
+ * The batch locks its rows in id order, a writer trimming or shredding versions in another,
+ * so on PostgreSQL they can deadlock: the batch then runs again (each write re-checks its
+ * row, so a rerun is as safe as the first run).
  */
 export async function writeRotationBatch<Row extends { id: string }>(
   db: Db,
@@ -227,7 +231,7 @@ export async function writeRotationBatch<Row extends { id: string }>(
     }
     return written;
   };
-  const written = db.isTransaction ? await work(db) : await db.transaction().execute(work);
+  const written = await withTransactionRetry(db, work);
   return { written, conflicts: batch.writes.length - written };
 }
 

@@ -4,6 +4,7 @@ import { DecryptionError } from "../crypto/envelope.js";
 import { macToken, verifyMacToken } from "../crypto/tokens.js";
 import { dialectOf } from "../db/dialect.js";
 import type { Db } from "../db/schema.js";
+import { withTransactionRetry } from "../db/transaction-retry.js";
 import { AppError, badRequest, notFound } from "../lib/errors.js";
 import { randomId } from "../lib/random.js";
 import type { SecretBytes } from "../lib/secret-bytes.js";
@@ -83,7 +84,8 @@ export async function listSecrets(
  * Writes a new version of a secret (creating it at version 1). Versions are numbered under a
  * lock on the secret row, so concurrent writers never lose a version or reuse a number; two
  * writers creating the same new name are resolved by the unique constraint and a retry.
- * Versions beyond the newest 20 are shredded in the same transaction.
+ * Versions beyond the newest 20 are shredded in the same transaction. A deadlock with an
+ * import or a key rotation (PostgreSQL) runs the transaction again (`withTransactionRetry`).
  */
 export async function putSecret(
   db: Db,
@@ -94,9 +96,9 @@ export async function putSecret(
 ): Promise<{ secret: SecretRow; created: boolean }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await db
-        .transaction()
-        .execute((trx) => writeVersion(trx, keys.keyring, writerOf(acting), access.vault, input));
+      const result = await withTransactionRetry(db, (trx) =>
+        writeVersion(trx, keys.keyring, writerOf(acting), access.vault, input),
+      );
       if (result.trimmed > 0) await dialectOf(db).scrubDeletedData(db);
       return result;
     } catch (error) {
@@ -218,8 +220,11 @@ export async function previewSecretImport(
  * Imports secrets into `vault` in ONE transaction: all of them or, on any error, none. Each
  * becomes a new version (an existing name keeps its history) with its own `secret.write`
  * audit event, and one `secret.import` event records the counts and `source`. Like
- * putSecret, a name created meanwhile by another writer makes the whole import run again.
- * `onProgress(done, total)` is called after each secret is written (not yet committed).
+ * putSecret, a name created meanwhile by another writer makes the whole import run again, and
+ * so does a deadlock: the import holds the audit chain's lock from its first secret on while
+ * it locks the next ones, the order a single write takes them in reversed.
+ * `onProgress(done, total)` is called after each secret is written (not yet committed), so
+ * after a rerun it counts from 1 again.
  * @throws whatever the database throws; nothing is written then.
  */
 export async function importSecrets(
@@ -238,7 +243,7 @@ export async function importSecrets(
   };
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await db.transaction().execute(async (trx) => {
+      const result = await withTransactionRetry(db, async (trx) => {
         const counts = { created: 0, updated: 0, trimmed: 0 };
         for (const [index, entry] of entries.entries()) {
           const written = await writeVersion(trx, keyring, writer, vault, entry);
@@ -342,14 +347,17 @@ export async function listSecretVersions(
   return listVersions(db, secret.id);
 }
 
-/** Deletes a secret and shreds every version (rows, wrapped keys; ledger; scrub). */
+/**
+ * Deletes a secret and shreds every version (rows, wrapped keys; ledger; scrub). Runs again
+ * after a deadlock with a key rotation batch rewriting the same versions in another order.
+ */
 export async function deleteSecret(
   db: Db,
   acting: Acting,
   access: VaultAccess,
   name: string,
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await withTransactionRetry(db, async (trx) => {
     const secret = await findSecret(trx, access.vault.id, name);
     if (secret === null) throw notFound("There is no such secret.");
     await deleteSecretRow(trx, secret.id);

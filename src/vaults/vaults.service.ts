@@ -1,6 +1,7 @@
 import { recordAuditEvent } from "../audit/audit.service.js";
 import { dialectOf } from "../db/dialect.js";
 import type { Db } from "../db/schema.js";
+import { withTransactionRetry } from "../db/transaction-retry.js";
 import type { Principal } from "../http/authentication.js";
 import { conflict, notFound } from "../lib/errors.js";
 import { randomId } from "../lib/random.js";
@@ -120,9 +121,10 @@ export async function updateVault(
 /**
  * Deletes a vault and shreds every secret in it: rows and wrapped keys go in one
  * transaction, the ids go to the shred ledger, then the engine is asked to scrub freed pages.
+ * Runs again after a deadlock with a key rotation batch rewriting the same versions.
  */
 export async function deleteVault(db: Db, acting: Acting, access: VaultAccess): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await withTransactionRetry(db, async (trx) => {
     const secretIds = await listSecretIds(trx, access.vault.id);
     for (const secretId of secretIds) await deleteSecretRow(trx, secretId);
     await recordShredded(trx, secretIds, access.vault.id, acting.now.toISOString());
