@@ -43,16 +43,29 @@ const types: CustomTypesConfig = {
 };
 
 /**
- * Adds `-c search_path=<schema>` to the libpq `options` startup parameter. It has to be in the
- * connection string: pg lets connection-string parameters override the config object.
+ * Settings every connection starts with, whatever the server's, database's or role's
+ * defaults say: the locking is designed for read committed. There a row locked `for update`
+ * is read afresh once its lock is granted, and so is the audit chain's last event once its
+ * advisory lock is; under repeatable read a transaction would keep reading the snapshot
+ * taken before it waited, and two events could name the same predecessor (a forked chain).
+ * The space is escaped the way PostgreSQL splits `options`.
+ */
+const STARTUP_SETTINGS = ["-c default_transaction_isolation=read\\ committed"];
+
+/**
+ * Adds {@link STARTUP_SETTINGS} and, given a schema, `-c search_path=<schema>` after any
+ * `options` startup parameter the URL carries, so ours win. It has to be in the connection
+ * string: pg lets connection-string parameters override the config object.
  */
 function connectionStringFor(url: string, schema: string | undefined): string {
-  if (schema === undefined) return url;
-  checkPostgresSchema(schema);
   const parsed = checkPostgresUrl(url);
+  const settings = [...STARTUP_SETTINGS];
+  if (schema !== undefined) {
+    checkPostgresSchema(schema);
+    settings.push(`-c search_path=${schema}`);
+  }
   const existing = parsed.searchParams.get("options");
-  const searchPath = `-c search_path=${schema}`;
-  parsed.searchParams.set("options", existing ? `${existing} ${searchPath}` : searchPath);
+  parsed.searchParams.set("options", [existing ?? "", ...settings].join(" ").trim());
   return parsed.toString();
 }
 
