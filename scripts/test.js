@@ -2,19 +2,23 @@
 // Runs every *.test.ts / *.test.tsx under src/ and test/ with Node's own test runner.
 // Node 20's `--test` does not expand globs, so the files are listed here.
 // Usage: node scripts/test.js [path-filter…]   e.g. `npm test -- config`
+//        node scripts/test.js --cluster         the multi-instance test (npm run test:cluster),
+//                                               which `npm test` leaves out: it starts nginx,
+//                                               a Redis and several servers.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const filters = process.argv.slice(2);
+const cluster = process.argv.includes("--cluster");
+const filters = process.argv.slice(2).filter((arg) => arg !== "--cluster");
 
 function findTests(dir) {
   const found = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name !== "node_modules" && entry.name !== "fixtures")
+      if (entry.name !== "node_modules" && entry.name !== "fixtures" && entry.name !== "cluster")
         found.push(...findTests(path));
     } else if (/\.test\.tsx?$/.test(entry.name)) {
       found.push(relative(root, path));
@@ -23,7 +27,7 @@ function findTests(dir) {
   return found;
 }
 
-const files = ["src", "test"]
+const files = (cluster ? ["test/cluster"] : ["src", "test"])
   .flatMap((dir) => findTests(join(root, dir)))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();

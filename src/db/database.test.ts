@@ -7,7 +7,11 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Insertable, type Kysely, sql } from "kysely";
 import pg from "pg";
-import { type TestDatabase, testDatabaseTargets } from "../../test/helpers/databases.js";
+import {
+  createSqliteDatabase,
+  type TestDatabase,
+  testDatabaseTargets,
+} from "../../test/helpers/databases.js";
 import { type DatabaseHandle, DatabaseUnreachableError, openDatabase } from "./database.js";
 import { migrateToLatest, pendingMigrations } from "./migrate.js";
 import { migrations } from "./migrations/index.js";
@@ -437,9 +441,8 @@ describe("database on sqlite: file and connection settings", () => {
   let path: string;
 
   before(async () => {
-    const sqlite = testDatabaseTargets().find((kind) => kind.name === "sqlite");
-    assert.ok(sqlite);
-    testDatabase = await sqlite.create();
+    // SQLite's own settings: on SQLite whatever the test engine.
+    testDatabase = await createSqliteDatabase();
     assert.equal(testDatabase.target.kind, "sqlite");
     path = testDatabase.target.kind === "sqlite" ? testDatabase.target.path : "";
     handle = await openDatabase(testDatabase.target);

@@ -33,6 +33,8 @@ import {
 } from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
 import { createTestApp, testEnv } from "../helpers/app.js";
+import type { TestDatabase } from "../helpers/databases.js";
+import { createTestDatabase } from "../helpers/databases.js";
 
 const REDIS_URL = process.env.TEST_REDIS_URL;
 const REDIS_SKIPPED =
@@ -495,6 +497,7 @@ describe("login throttling shared through Redis by two instances", {
   const keyPrefix = `test-shared-${randomBytes(6).toString("hex")}`;
   let config: Config;
   let database: DatabaseHandle;
+  let shared: TestDatabase | undefined;
   let one: Instance;
   let two: Instance;
 
@@ -520,6 +523,8 @@ describe("login throttling shared through Redis by two instances", {
   before(async () => {
     const cwd = mkdtempSync(join(tmpdir(), "strongroom-shared-"));
     ({ config } = loadConfig(testEnv({ LOGIN_MAX_FAILURES_PER_ADDRESS: "6" }), cwd));
+    shared = await createTestDatabase();
+    config = { ...config, database: shared.target };
     database = await openDatabase(config.database);
     await migrateToLatest(database.db);
     one = await createInstance();
@@ -535,6 +540,7 @@ describe("login throttling shared through Redis by two instances", {
       await instance.throttle.close();
     }
     await database?.close();
+    await shared?.cleanup();
     // Leave nothing behind in the shared Redis.
     const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {

@@ -3,27 +3,38 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import { openDatabase } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { Db } from "../../src/db/schema.js";
+import type { TestDatabase } from "../helpers/databases.js";
+import { createTestDatabase, databaseUrlOf } from "../helpers/databases.js";
 import { runCli } from "../helpers/process.js";
 import { readAuditRows, seedAuditEvents, swapSeq } from "./fixtures.js";
 
-const env: NodeJS.ProcessEnv = {
+const keys = {
   NODE_ENV: "test",
   SECRET_KEY: randomBytes(32).toString("base64url"),
   MASTER_KEY: `k1:${randomBytes(32).toString("base64")}`,
-  DATABASE_URL: "sqlite://./data/audit.db",
 };
+/** One database on the test engine per test, reached by the CLI and by `withDatabase`. */
+let database: TestDatabase;
+let env: NodeJS.ProcessEnv;
+beforeEach(async () => {
+  database = await createTestDatabase();
+  env = { ...keys, DATABASE_URL: databaseUrlOf(database.target) };
+});
+afterEach(async () => {
+  await database.cleanup();
+});
 
-async function withDatabase(cwd: string, work: (db: Db) => Promise<void>): Promise<void> {
-  const database = await openDatabase({ kind: "sqlite", path: join(cwd, "data", "audit.db") });
+async function withDatabase(_cwd: string, work: (db: Db) => Promise<void>): Promise<void> {
+  const handle = await openDatabase(database.target);
   try {
-    await migrateToLatest(database.db);
-    await work(database.db);
+    await migrateToLatest(handle.db);
+    await work(handle.db);
   } finally {
-    await database.close();
+    await handle.close();
   }
 }
 

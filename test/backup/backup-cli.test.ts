@@ -8,7 +8,7 @@ import { openDatabase } from "../../src/db/database.js";
 import type { DatabaseTarget } from "../../src/db/url.js";
 import { openSecretVersion } from "../../src/vaults/secret-crypto.js";
 import type { TestDatabase } from "../helpers/databases.js";
-import { testDatabaseTargets } from "../helpers/databases.js";
+import { createTestDatabase, databaseUrlOf, testDatabaseTargets } from "../helpers/databases.js";
 import { runCli } from "../helpers/process.js";
 import type { SeededVersion } from "../keys/fixtures.js";
 import { newMasterKey, seedSecretVersions } from "../keys/fixtures.js";
@@ -47,11 +47,24 @@ describe("strongroom backup / restore (CLI)", () => {
     MASTER_KEY: key.entry,
     DATABASE_URL: databaseUrl,
   });
-  const source = "sqlite://./data/source.db";
+  // Databases on the test engine (PostgreSQL under TEST_ENGINE=postgres).
+  const databases: TestDatabase[] = [];
+  const fresh = async (): Promise<{ target: DatabaseTarget; url: string }> => {
+    const created = await createTestDatabase();
+    databases.push(created);
+    return { target: created.target, url: databaseUrlOf(created.target) };
+  };
+  let source: string;
   let seeded: SeededVersion[];
 
+  after(async () => {
+    for (const database of databases) await database.cleanup();
+  });
+
   before(async () => {
-    const database = await openDatabase({ kind: "sqlite", path: join(cwd, "data", "source.db") });
+    const made = await fresh();
+    source = made.url;
+    const database = await openDatabase(made.target);
     try {
       const { migrateToLatest } = await import("../../src/db/migrate.js");
       await migrateToLatest(database.db);
@@ -82,13 +95,14 @@ describe("strongroom backup / restore (CLI)", () => {
   });
 
   it("restores into an empty database, and refuses a non-empty one without --force", async () => {
-    const target = "sqlite://./data/restored.db";
+    const restoredDb = await fresh();
+    const target = restoredDb.url;
     const restored = await runCli(["restore", "one.backup"], env(target), cwd);
     assert.equal(restored.code, 0, restored.stderr);
     assert.match(restored.stdout, /^restored \d+ rows from the backup of \d{4}-/m);
     assert.match(restored.stdout, /^audit chain intact: \d+ events$/m);
     assert.match(restored.stderr, /^checked \d+\/\d+ {2}100%/m);
-    await assertSeeded({ kind: "sqlite", path: join(cwd, "data", "restored.db") }, seeded);
+    await assertSeeded(restoredDb.target, seeded);
 
     const refused = await runCli(["restore", "one.backup"], env(target), cwd);
     assert.equal(refused.code, 1);
@@ -116,7 +130,8 @@ describe("strongroom backup / restore (CLI)", () => {
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, /encrypted with the passphrase/);
 
-    const target = "sqlite://./data/from-passphrase.db";
+    const passDb = await fresh();
+    const target = passDb.url;
     const withoutIt = await runCli(["restore", "pass.backup"], env(target), cwd);
     assert.equal(withoutIt.code, 1);
     assert.match(
@@ -138,7 +153,7 @@ describe("strongroom backup / restore (CLI)", () => {
       `${PASSPHRASE}\n`,
     );
     assert.equal(right.code, 0, right.stderr);
-    await assertSeeded({ kind: "sqlite", path: join(cwd, "data", "from-passphrase.db") }, seeded);
+    await assertSeeded(passDb.target, seeded);
   });
 
   it("refuses a tampered or truncated file in one line, and a missing one", async () => {
@@ -147,12 +162,13 @@ describe("strongroom backup / restore (CLI)", () => {
     tampered[good.length - 30] = (tampered[good.length - 30] ?? 0) ^ 0x80;
     writeFileSync(join(cwd, "tampered.backup"), tampered);
     writeFileSync(join(cwd, "truncated.backup"), good.subarray(0, good.length - 1000));
+    const never = (await fresh()).url;
     for (const file of ["tampered.backup", "truncated.backup"]) {
-      const result = await runCli(["restore", file], env("sqlite://./data/never.db"), cwd);
+      const result = await runCli(["restore", file], env(never), cwd);
       assert.equal(result.code, 1, file);
       assert.match(result.stderr, /integrity check.*nothing was changed$/m, file);
     }
-    const missing = await runCli(["restore", "nope.backup"], env("sqlite://./data/never.db"), cwd);
+    const missing = await runCli(["restore", "nope.backup"], env(never), cwd);
     assert.equal(missing.code, 1);
     assertOneLine(missing.stderr);
     assert.match(missing.stderr, /ENOENT|no such file/);

@@ -15,6 +15,7 @@ import { createLogger } from "../../src/logger.js";
 import type { Mailer, MailMessage } from "../../src/mail/mailer.js";
 import type { ThrottleStore } from "../../src/throttle/throttle.js";
 import { createThrottleStore } from "../../src/throttle/throttle.js";
+import { createTestDatabase } from "./databases.js";
 
 /** Environment for a test configuration: strong random keys, test mode, a temp SQLite file. */
 export function testEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -60,8 +61,9 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const cwd = mkdtempSync(join(tmpdir(), "strongroom-app-"));
   const { config: loaded } = loadConfig(testEnv(options.env), cwd);
-  const config: Config =
-    options.target !== undefined ? { ...loaded, database: options.target } : loaded;
+  // Without a target: a new database on the test engine (PostgreSQL under TEST_ENGINE=postgres).
+  const own = options.target === undefined ? await createTestDatabase() : null;
+  const config: Config = { ...loaded, database: options.target ?? own?.target ?? loaded.database };
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -105,6 +107,7 @@ export async function createTestApp(
     close: async () => {
       await app.close();
       await Promise.all([database.close(), throttle.close()]);
+      await own?.cleanup();
     },
   };
 }

@@ -11,6 +11,7 @@ import type { RunningServer } from "../../src/main.js";
 import { startServer } from "../../src/main.js";
 import { GOOD_PASSWORD } from "./accounts.js";
 import { testEnv } from "./app.js";
+import { createTestDatabase, databaseUrlOf } from "./databases.js";
 
 /**
  * Debian's Chromium (`apt-get install chromium`). The tests never download a browser: the
@@ -93,8 +94,15 @@ export async function startTestServer(
   env: Record<string, string | undefined> = {},
 ): Promise<TestServer> {
   const cwd = mkdtempSync(join(tmpdir(), "strongroom-browser-"));
+  const database = await createTestDatabase();
   const server = await startServer(
-    testEnv({ PORT: "0", REGISTRATION: "open", LOG_LEVEL: "silent", ...env }),
+    testEnv({
+      PORT: "0",
+      REGISTRATION: "open",
+      LOG_LEVEL: "silent",
+      DATABASE_URL: databaseUrlOf(database.target),
+      ...env,
+    }),
     cwd,
   );
   const address = server.app.server.address() as AddressInfo;
@@ -106,6 +114,7 @@ export async function startTestServer(
         await server.stop();
       } finally {
         rmSync(cwd, { recursive: true, force: true });
+        await database.cleanup();
       }
     },
   };

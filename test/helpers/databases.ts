@@ -1,6 +1,12 @@
 /**
- * The databases every data suite runs against: SQLite always, PostgreSQL when
- * `TEST_DATABASE_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/test`).
+ * The databases tests run against.
+ *
+ * - Data suites (`testDatabaseTargets`) run on SQLite and, when `TEST_DATABASE_URL` is set
+ *   (e.g. `postgres://postgres@127.0.0.1:5432/test`), on PostgreSQL too.
+ * - Everything else (apps from `createTestApp`, servers from `startTestServer`, CLI
+ *   processes) runs on the **test engine**: SQLite, or PostgreSQL when `TEST_ENGINE=postgres`
+ *   (`npm run test:postgres`), so the whole suite passes on either engine. In that mode the
+ *   data suites run on PostgreSQL only: the SQLite pass has already covered them.
  *
  * Each `create()` gives a database nobody else uses: a new SQLite file in a fresh temporary
  * directory, or a new randomly named PostgreSQL schema (dropped with everything in it by
@@ -40,12 +46,11 @@ let reportedSkip = false;
  * @throws {DatabaseUrlError} when `TEST_DATABASE_URL` is set but not a PostgreSQL URL.
  */
 export function testDatabaseTargets(): TestDatabaseKind[] {
+  if (testEngine() === "postgres") return [postgresKind(requirePostgresUrl())];
   const kinds: TestDatabaseKind[] = [{ name: "sqlite", create: createSqliteDatabase }];
   const url = process.env.TEST_DATABASE_URL;
   if (url) {
-    const target = parseDatabaseUrl(url);
-    if (target.kind !== "postgres") throw new Error("TEST_DATABASE_URL must be a postgres:// URL");
-    kinds.push({ name: "postgres", create: () => createPostgresSchema(target.url) });
+    kinds.push(postgresKind(requirePostgresUrl()));
   } else if (!reportedSkip) {
     reportedSkip = true;
     it("postgres", { skip: POSTGRES_SKIPPED }, () => {});
@@ -53,7 +58,53 @@ export function testDatabaseTargets(): TestDatabaseKind[] {
   return kinds;
 }
 
-async function createSqliteDatabase(): Promise<TestDatabase> {
+/** The engine apps, servers and CLI processes of this test run use (see the file comment). */
+export function testEngine(): "sqlite" | "postgres" {
+  const engine = process.env.TEST_ENGINE ?? "sqlite";
+  if (engine !== "sqlite" && engine !== "postgres") {
+    throw new Error(`TEST_ENGINE must be sqlite or postgres, not ${engine}`);
+  }
+  return engine;
+}
+
+function requirePostgresUrl(): string {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error("TEST_ENGINE=postgres needs TEST_DATABASE_URL (a postgres:// URL)");
+  const target = parseDatabaseUrl(url);
+  if (target.kind !== "postgres") throw new Error("TEST_DATABASE_URL must be a postgres:// URL");
+  return target.url;
+}
+
+function postgresKind(url: string): TestDatabaseKind {
+  return { name: "postgres", create: () => createPostgresSchema(url) };
+}
+
+/**
+ * A new, empty database on the test engine: a SQLite file in a fresh temporary directory, or
+ * a new PostgreSQL schema. `cleanup()` removes it.
+ */
+export function createTestDatabase(): Promise<TestDatabase> {
+  return testEngine() === "postgres"
+    ? createPostgresSchema(requirePostgresUrl())
+    : createSqliteDatabase();
+}
+
+/** A new PostgreSQL schema whatever the test engine (needs TEST_DATABASE_URL). */
+export function createPostgresTestDatabase(): Promise<TestDatabase> {
+  return createPostgresSchema(requirePostgresUrl());
+}
+
+/** The `DATABASE_URL` that reaches `target` from another process. */
+export function databaseUrlOf(target: DatabaseTarget): string {
+  if (target.kind === "sqlite") return `sqlite://${target.path}`;
+  if (target.schema === undefined) return target.url;
+  const url = new URL(target.url);
+  url.searchParams.set("schema", target.schema);
+  return url.toString();
+}
+
+/** A new SQLite database whatever the test engine, for suites about SQLite itself. */
+export async function createSqliteDatabase(): Promise<TestDatabase> {
   const dir = await mkdtemp(join(tmpdir(), "strongroom-test-"));
   // A subdirectory that does not exist yet, so openDatabase's own mkdir (0700) is exercised.
   const path = join(dir, "data", "strongroom.db");

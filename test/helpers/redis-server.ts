@@ -60,7 +60,8 @@ export async function startRedisServer(): Promise<TestRedisServer> {
   throw new Error("could not start a private redis-server", { cause: lastError });
 }
 
-async function findFreePort(): Promise<number> {
+/** A port nobody listens on right now (another process may still take it: retry on failure). */
+export async function findFreePort(): Promise<number> {
   const server = createServer();
   server.listen(0, "127.0.0.1");
   await once(server, "listening");

@@ -8,16 +8,8 @@ import type { SignedIn } from "../helpers/accounts.js";
 import { asSession } from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
 import { createTestApp } from "../helpers/app.js";
+import { databaseUrlOf } from "../helpers/databases.js";
 import { runCli } from "../helpers/process.js";
-
-/** The `DATABASE_URL` that reaches `target` from another process. */
-export function databaseUrlOf(target: DatabaseTarget): string {
-  if (target.kind === "sqlite") return `sqlite://${target.path}`;
-  if (target.schema === undefined) return target.url;
-  const url = new URL(target.url);
-  url.searchParams.set("schema", target.schema);
-  return url.toString();
-}
 
 /** A real app and the environment for CLI processes that share its database and keys. */
 export interface ImportHarness {

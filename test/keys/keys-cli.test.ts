@@ -3,17 +3,27 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { openTotpSecret } from "../../src/accounts/totp-secrets.js";
 import type { MasterKey } from "../../src/config/keys.js";
 import { openDatabase } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
+import type { DatabaseTarget } from "../../src/db/url.js";
 import { openSecretVersion } from "../../src/vaults/secret-crypto.js";
+import type { TestDatabase } from "../helpers/databases.js";
+import { createTestDatabase, databaseUrlOf } from "../helpers/databases.js";
 import { runCli, startCli } from "../helpers/process.js";
 import type { SeededVersion } from "./fixtures.js";
 import { newMasterKey, readVersions, seedSecretVersions, seedTotpUser } from "./fixtures.js";
 
-/** A temp directory with a SQLite database seeded under `key`, and the env to reach it. */
+/** The database of each directory made by `seededDirectory`, on the test engine. */
+const targets = new Map<string, DatabaseTarget>();
+const createdDatabases: TestDatabase[] = [];
+after(async () => {
+  for (const database of createdDatabases) await database.cleanup();
+});
+
+/** A temp directory with a database seeded under `key`, and the env to reach it. */
 async function seededDirectory(
   key: MasterKey,
   shape = { vaults: 1, secrets: 3, versions: 2 },
@@ -24,7 +34,10 @@ async function seededDirectory(
   totp: { userId: string; secret: string };
 }> {
   const cwd = mkdtempSync(join(tmpdir(), "strongroom-keys-"));
-  const database = await openDatabase({ kind: "sqlite", path: join(cwd, "data", "vault.db") });
+  const created = await createTestDatabase();
+  createdDatabases.push(created);
+  targets.set(cwd, created.target);
+  const database = await openDatabase(created.target);
   try {
     await migrateToLatest(database.db);
     const seeded = await seedSecretVersions(database.db, [key], shape);
@@ -34,7 +47,7 @@ async function seededDirectory(
       NODE_ENV: "test",
       SECRET_KEY: secretKey,
       MASTER_KEY: masterKey,
-      DATABASE_URL: "sqlite://./data/vault.db",
+      DATABASE_URL: databaseUrlOf(created.target),
     });
     return { cwd, env, seeded, totp };
   } finally {
@@ -46,7 +59,9 @@ async function withDatabase<T>(
   cwd: string,
   work: (db: Awaited<ReturnType<typeof openDatabase>>["db"]) => Promise<T>,
 ): Promise<T> {
-  const database = await openDatabase({ kind: "sqlite", path: join(cwd, "data", "vault.db") });
+  const target = targets.get(cwd);
+  assert.ok(target, `no database for ${cwd}`);
+  const database = await openDatabase(target);
   try {
     return await work(database.db);
   } finally {

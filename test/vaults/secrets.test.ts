@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { verifyAuditChain } from "../../src/audit/index.js";
 import type { SignedIn } from "../helpers/accounts.js";
 import { asSession, createTestUser, signIn } from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
 import { createTestApp } from "../helpers/app.js";
-import { testDatabaseTargets } from "../helpers/databases.js";
+import type { TestDatabase } from "../helpers/databases.js";
+import { createSqliteDatabase, testDatabaseTargets } from "../helpers/databases.js";
 
 let t: TestApp;
 let owner: SignedIn;
@@ -330,49 +331,6 @@ describe("secrets", () => {
       "logged",
     );
   });
-
-  it("deleting shreds: no plaintext or ciphertext remains in the SQLite files", async () => {
-    const marker = `SHRED-ME-${Date.now()}-plaintext-marker`;
-    await call(owner, "PUT", "/vaults/vault-a/secrets/TO_SHRED", {
-      value: marker,
-      note: `${marker}-note`,
-    });
-    await call(owner, "PUT", "/vaults/vault-a/secrets/TO_SHRED", { value: `${marker}-v2` });
-    const ciphertexts = (
-      await t.database.db
-        .selectFrom("secret_versions")
-        .innerJoin("secrets", "secrets.id", "secret_versions.secret_id")
-        .select(["ciphertext", "wrapped_key"])
-        .where("secrets.name", "=", "TO_SHRED")
-        .execute()
-    ).flatMap((r) => [r.ciphertext, r.wrapped_key]);
-    assert.equal((await call(owner, "DELETE", "/vaults/vault-a/secrets/TO_SHRED")).statusCode, 204);
-    assert.equal((await call(owner, "GET", "/vaults/vault-a/secrets/TO_SHRED")).statusCode, 404);
-    assert.ok(t.config.database.kind === "sqlite");
-    const dir = dirname(t.config.database.path);
-    const files = readdirSync(dir).filter((f) => f.startsWith("test.db"));
-    assert.ok(files.length > 0);
-    for (const file of files) {
-      const bytes = readFileSync(join(dir, file));
-      assert.equal(bytes.indexOf(Buffer.from(marker)), -1, `plaintext in ${file}`);
-      for (const c of ciphertexts) assert.equal(bytes.indexOf(c), -1, `ciphertext in ${file}`);
-    }
-    const ledger = await t.database.db.selectFrom("shredded_secrets").selectAll().execute();
-    assert.ok(ledger.length >= 1);
-  });
-
-  it("stored values never appear in plain bytes in the database files", async () => {
-    const marker = `PLAINTEXT-CHECK-${Date.now()}`;
-    await call(owner, "PUT", "/vaults/vault-a/secrets/AT_REST", {
-      value: marker,
-      note: `${marker}-n`,
-    });
-    assert.ok(t.config.database.kind === "sqlite");
-    const dir = dirname(t.config.database.path);
-    for (const file of readdirSync(dir).filter((f) => f.startsWith("test.db"))) {
-      assert.equal(readFileSync(join(dir, file)).indexOf(Buffer.from(marker)), -1, file);
-    }
-  });
 });
 
 for (const kind of testDatabaseTargets()) {
@@ -428,3 +386,81 @@ for (const kind of testDatabaseTargets()) {
     });
   });
 }
+
+// The bytes in SQLite's own files, on SQLite whatever the test engine.
+describe("secrets at rest in the SQLite files", () => {
+  let sq: TestApp;
+  let sqDatabase: TestDatabase;
+  let sqOwner: SignedIn;
+  const sqCall = (method: "GET" | "PUT" | "DELETE", url: string, payload?: unknown) =>
+    sq.app.inject({
+      method,
+      url: `/api/v1${url}`,
+      headers: asSession(sqOwner),
+      ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+    });
+  before(async () => {
+    sqDatabase = await createSqliteDatabase();
+    sq = await createTestApp({ target: sqDatabase.target });
+    await createTestUser(sq, { username: "owner_a" });
+    sqOwner = await signIn(sq, "owner_a");
+    const vault = await sq.app.inject({
+      method: "POST",
+      url: "/api/v1/vaults",
+      headers: asSession(sqOwner),
+      payload: { slug: "vault-a" },
+    });
+    assert.equal(vault.statusCode, 201, vault.body);
+  });
+  after(async () => {
+    await sq.close();
+    await sqDatabase.cleanup();
+  });
+
+  it("deleting shreds: no plaintext or ciphertext remains in the SQLite files", async () => {
+    const marker = `SHRED-ME-${Date.now()}-plaintext-marker`;
+    await sqCall("PUT", "/vaults/vault-a/secrets/TO_SHRED", {
+      value: marker,
+      note: `${marker}-note`,
+    });
+    await sqCall("PUT", "/vaults/vault-a/secrets/TO_SHRED", { value: `${marker}-v2` });
+    const ciphertexts = (
+      await sq.database.db
+        .selectFrom("secret_versions")
+        .innerJoin("secrets", "secrets.id", "secret_versions.secret_id")
+        .select(["ciphertext", "wrapped_key"])
+        .where("secrets.name", "=", "TO_SHRED")
+        .execute()
+    ).flatMap((r) => [r.ciphertext, r.wrapped_key]);
+    assert.equal((await sqCall("DELETE", "/vaults/vault-a/secrets/TO_SHRED")).statusCode, 204);
+    assert.equal((await sqCall("GET", "/vaults/vault-a/secrets/TO_SHRED")).statusCode, 404);
+    assert.ok(sq.config.database.kind === "sqlite");
+    const dir = dirname(sq.config.database.path);
+    const base = basename(sq.config.database.path);
+    const files = readdirSync(dir).filter((f) => f.startsWith(base));
+    assert.ok(files.length > 0);
+    for (const file of files) {
+      const bytes = readFileSync(join(dir, file));
+      assert.equal(bytes.indexOf(Buffer.from(marker)), -1, `plaintext in ${file}`);
+      for (const c of ciphertexts) assert.equal(bytes.indexOf(c), -1, `ciphertext in ${file}`);
+    }
+    const ledger = await sq.database.db.selectFrom("shredded_secrets").selectAll().execute();
+    assert.ok(ledger.length >= 1);
+  });
+
+  it("stored values never appear in plain bytes in the database files", async () => {
+    const marker = `PLAINTEXT-CHECK-${Date.now()}`;
+    await sqCall("PUT", "/vaults/vault-a/secrets/AT_REST", {
+      value: marker,
+      note: `${marker}-n`,
+    });
+    assert.ok(sq.config.database.kind === "sqlite");
+    const dir = dirname(sq.config.database.path);
+    const base = basename(sq.config.database.path);
+    const files = readdirSync(dir).filter((f) => f.startsWith(base));
+    assert.ok(files.length > 0);
+    for (const file of files) {
+      assert.equal(readFileSync(join(dir, file)).indexOf(Buffer.from(marker)), -1, file);
+    }
+  });
+});
