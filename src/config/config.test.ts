@@ -194,11 +194,30 @@ describe("configuration values", () => {
     ["MASTER_KEY", "no-colon-here"],
     ["MASTER_KEY", `bad id!:${randomBytes(32).toString("base64")}`],
     ["SECRET_KEY", "not base64 or hex!"],
+    ["DATABASE_POOL_MAX", "0"],
+    ["DATABASE_POOL_MAX", "1001"],
+    ["DATABASE_POOL_MAX", "ten"],
   ] as const) {
     it(`refuses ${variable}=${JSON.stringify(value).slice(0, 30)} with a line naming it`, () => {
       refused(devEnv({ [variable]: value }), variable);
     });
   }
+
+  it("sizes the PostgreSQL pool from DATABASE_POOL_MAX; on SQLite warns that it does nothing", () => {
+    const postgresUrl = "postgres://app:pw@db.internal:5432/strongroom";
+    const sized = loadConfig(
+      devEnv({ DATABASE_URL: postgresUrl, DATABASE_POOL_MAX: "4" }),
+      tempDir(),
+    ).config;
+    assert.equal(sized.database.kind === "postgres" && sized.database.poolMax, 4);
+    const unsized = loadConfig(devEnv({ DATABASE_URL: postgresUrl }), tempDir()).config;
+    assert.equal(unsized.database.kind === "postgres" && unsized.database.poolMax, undefined);
+    const { warnings } = loadConfig(devEnv({ DATABASE_POOL_MAX: "4" }), tempDir());
+    assert.deepEqual(
+      warnings.map((w) => w.variable),
+      ["DATABASE_POOL_MAX"],
+    );
+  });
 
   it("refuses duplicate master key ids and keys longer than 32 bytes", () => {
     refused(devEnv({ MASTER_KEY: `a:${strongKey()},a:${strongKey()}` }), "MASTER_KEY");

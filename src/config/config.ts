@@ -150,6 +150,8 @@ const scalarSchema = z.object({
   PORT: integer(0, 65535).default(8080),
   HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: httpUrl.optional(),
+  // Instances × pool size must stay below PostgreSQL's max_connections (docs/deployment.md).
+  DATABASE_POOL_MAX: integer(1, 1000).optional(),
   REDIS_URL: z
     .string()
     .refine((text) => URL.canParse(text) && /^rediss?:$/.test(new URL(text).protocol), {
@@ -234,6 +236,10 @@ export function resolveConfig(
     }
   } catch (cause) {
     error("DATABASE_URL", cause instanceof Error ? cause.message : "is malformed");
+  }
+  if (s.DATABASE_POOL_MAX !== undefined && database !== null) {
+    if (database.kind === "postgres") database = { ...database, poolMax: s.DATABASE_POOL_MAX };
+    else warn("DATABASE_POOL_MAX", "has no effect on SQLite, which uses one connection");
   }
 
   const keys = resolveKeys(raw, { production, dataDir, createMissing: options.createMissingKeys });

@@ -114,7 +114,12 @@ function createKysely(
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }), log });
     return { db, dialect: sqliteDialect, pool: null };
   }
-  const pool = createPostgresPool(target.url, target.schema, options.onConnectionError ?? noop);
+  const pool = createPostgresPool({
+    url: target.url,
+    schema: target.schema,
+    max: target.poolMax,
+    onError: options.onConnectionError ?? noop,
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
   return { db, dialect: postgresDialect, pool };
 }

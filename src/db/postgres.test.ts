@@ -6,6 +6,8 @@ import { recordAuditEvent } from "../audit/audit.service.js";
 import { verifyAuditChain } from "../audit/audit-verify.js";
 import { type DatabaseHandle, openDatabase } from "./database.js";
 import { migrateToLatest } from "./migrate.js";
+import { POSTGRES_POOL_MAX } from "./postgres.js";
+import type { DatabaseTarget } from "./url.js";
 
 const postgres = testDatabaseTargets().find((kind) => kind.name === "postgres");
 
@@ -14,6 +16,7 @@ describe("PostgreSQL connections", {
 }, () => {
   let handle: DatabaseHandle;
   let schema: string | undefined;
+  let target: Extract<DatabaseTarget, { kind: "postgres" }> | undefined;
   let cleanup: () => Promise<void>;
 
   before(async () => {
@@ -21,6 +24,7 @@ describe("PostgreSQL connections", {
     cleanup = created.cleanup;
     if (created.target.kind !== "postgres") throw new Error("expected postgres");
     schema = created.target.schema;
+    target = created.target;
     // A server, database or role whose default is repeatable read; the URL stands for them.
     const url = new URL(created.target.url);
     url.searchParams.set("options", "-c default_transaction_isolation=repeatable\\ read");
@@ -60,6 +64,23 @@ describe("PostgreSQL connections", {
         ),
       );
     assert.equal(rows[0]?.level, "repeatable read");
+  });
+
+  it("open at most the target's poolMax (DATABASE_POOL_MAX), by default POSTGRES_POOL_MAX", async () => {
+    assert.equal(handle.poolStats()?.max, POSTGRES_POOL_MAX);
+    assert.ok(target);
+    const small = await openDatabase({ ...target, poolMax: 2 });
+    try {
+      const held = Array.from({ length: 4 }, () => sql`select pg_sleep(0.05)`.execute(small.db));
+      const stats = small.poolStats();
+      assert.equal(stats?.max, 2);
+      assert.ok((stats?.total ?? 0) <= 2);
+      assert.ok((stats?.waiting ?? 0) >= 2, JSON.stringify(stats));
+      await Promise.all(held);
+    } finally {
+      await small.close();
+    }
+    await assert.rejects(openDatabase({ ...target, poolMax: 0 }), RangeError);
   });
 
   it("keep one audit chain under concurrent appends", async () => {

@@ -4,7 +4,11 @@
 import pg, { type CustomTypesConfig, type PoolConfig } from "pg";
 import { checkPostgresSchema, checkPostgresUrl } from "./url.js";
 
-/** Pool size per process; instances multiply it, so keep `max_connections` in mind. */
+/**
+ * Default pool size per process (`DATABASE_POOL_MAX` overrides it). Every instance (and
+ * every CLI process) opens up to this many, so instances × this must stay below the
+ * server's `max_connections`.
+ */
 export const POSTGRES_POOL_MAX = 10;
 /** How long to wait for a new connection before giving up, in milliseconds. */
 export const POSTGRES_CONNECT_TIMEOUT_MS = 5_000;
@@ -70,22 +74,27 @@ function connectionStringFor(url: string, schema: string | undefined): string {
 }
 
 /**
- * Creates (without connecting) a pg pool for `url`, confined to `schema` when given.
+ * Creates (without connecting) a pg pool of at most `max` connections (default
+ * {@link POSTGRES_POOL_MAX}) for `url`, confined to `schema` when given.
  * `onError` receives errors of connections that broke while idle or between queries; pg
  * would otherwise raise them as an uncaught exception. The pool drops such connections and
  * opens new ones on demand, so it recovers by itself once the server is back.
  *
  * @throws {DatabaseUrlError} for a malformed URL or schema name.
+ * @throws {RangeError} when `max` is not a positive integer.
  */
-export function createPostgresPool(
-  url: string,
-  schema: string | undefined,
-  onError: (error: Error) => void,
-): pg.Pool {
+export function createPostgresPool(options: {
+  url: string;
+  schema?: string | undefined;
+  max?: number | undefined;
+  onError: (error: Error) => void;
+}): pg.Pool {
+  const { url, schema, max = POSTGRES_POOL_MAX, onError } = options;
   checkPostgresUrl(url);
+  if (!Number.isSafeInteger(max) || max < 1) throw new RangeError("max must be a positive integer");
   const config: PoolConfig = {
     connectionString: connectionStringFor(url, schema),
-    max: POSTGRES_POOL_MAX,
+    max,
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: POSTGRES_IDLE_TIMEOUT_MS,
     statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,

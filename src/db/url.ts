@@ -8,7 +8,13 @@
 /** Where the database lives: an SQLite file (or `:memory:`) or a PostgreSQL server. */
 export type DatabaseTarget =
   | { kind: "sqlite"; path: string }
-  | { kind: "postgres"; url: string; schema?: string };
+  | {
+      kind: "postgres";
+      url: string;
+      schema?: string;
+      /** Most connections this process opens (`DATABASE_POOL_MAX`); default in `postgres.ts`. */
+      poolMax?: number;
+    };
 
 /** A `DATABASE_URL` (or a hand-built target) that cannot name a database. */
 export class DatabaseUrlError extends Error {
