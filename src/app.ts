@@ -10,6 +10,7 @@ import { meRoutes } from "./accounts/me.routes.js";
 import { sessionAuthenticator } from "./accounts/session-cookie.js";
 import { verifySessionCsrfToken } from "./accounts/sessions.service.js";
 import { adminRoutes } from "./admin/index.js";
+import type { AuditEventCounter } from "./audit/index.js";
 import { auditRoutes } from "./audit/index.js";
 import type { Config } from "./config/config.js";
 import type { DatabaseHandle } from "./db/database.js";
@@ -25,6 +26,8 @@ import { unauthenticated } from "./lib/errors.js";
 import { randomId } from "./lib/random.js";
 import type { Mailer } from "./mail/mailer.js";
 import { healthRoutes } from "./ops/health.routes.js";
+import { createAppMetrics } from "./ops/metrics.js";
+import { registerMetrics } from "./ops/metrics.routes.js";
 import type { ThrottleStore } from "./throttle/throttle.js";
 import { bearerAuthenticator, tokenRoutes } from "./tokens/index.js";
 import { secretRoutes } from "./vaults/secrets.routes.js";
@@ -103,6 +106,20 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     isUnavailableError: (error) => deps.database.dialect.isConnectionError(error),
   });
 
+  // Metrics only when METRICS_TOKEN is set: otherwise no registry, no hook, no route (404).
+  // One registry per app, never prom-client's global one, so apps in one process stay apart.
+  let countAuditEvent: AuditEventCounter = () => {};
+  if (config.metricsToken !== null) {
+    const metrics = createAppMetrics({
+      pingDatabase: (timeoutMs) => deps.database.ping(timeoutMs),
+      poolStats: () => deps.database.poolStats(),
+      redisConnected: () => deps.throttle.redisConnected(),
+      logger: deps.logger,
+    });
+    registerMetrics(app, { metrics, token: config.metricsToken });
+    countAuditEvent = metrics.countAuditEvent;
+  }
+
   const now = deps.now ?? (() => new Date());
   const db = deps.database.db;
   const accounts: AccountsContext = {
@@ -111,6 +128,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     mailer: deps.mailer,
     logger: deps.logger,
     now,
+    countAuditEvent,
   };
   await app.register(fastifyCookie, { hook: "onRequest" });
   // Bearer first: a request with a bad Authorization header is a 401, never the cookie's user.
@@ -154,6 +172,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         db,
         now,
         keys: { keyring: config.masterKeys, secretKey: config.secretKey },
+        countAuditEvent,
       });
     },
     { prefix: "/api/v1" },

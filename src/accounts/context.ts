@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { AuditEventCounter } from "../audit/audit.service.js";
 import type { Config } from "../config/config.js";
 import type { Mailer } from "../mail/mailer.js";
 import type { Limiter } from "../throttle/throttle.js";
@@ -31,6 +32,8 @@ export interface AccountsContext {
   logger: Logger;
   /** The clock; tests inject one to move time. */
   now: () => Date;
+  /** Counts committed sign-in and reveal events for metrics; a no-op when metrics are off. */
+  countAuditEvent: AuditEventCounter;
 }
 
 /** The throttles of the account flows (see login-throttle.ts and limits.ts). */

@@ -44,12 +44,12 @@ export async function login(
     loginName,
     address: addressKey(origin.address),
   };
-  const audit = (
+  const audit = async (
     action: string,
     outcome: "success" | "failure" | "denied",
     details?: Record<string, string>,
-  ): Promise<void> =>
-    recordAuditEvent(
+  ): Promise<void> => {
+    await recordAuditEvent(
       db,
       {
         actorId: found?.id ?? null,
@@ -62,6 +62,11 @@ export async function login(
       },
       now,
     );
+    // Metrics count only committed events. Sign-in runs outside any transaction, so each
+    // event above was appended in a transaction of its own and is committed by now; should a
+    // caller ever pass one in, its events could still roll back, so they go uncounted.
+    if (!db.isTransaction) ctx.countAuditEvent(action);
+  };
 
   // Counted before any password work, so concurrent guesses are all counted; refused
   // attempts are answered before the password is looked at.

@@ -22,6 +22,12 @@ export interface AuditEvent {
 }
 
 /**
+ * Told the action (`login.failure`, `secret.reveal`, …) of an audit event its caller knows
+ * to be committed, so that metrics count only what the audit log holds. Must not throw.
+ */
+export type AuditEventCounter = (action: string) => void;
+
+/**
  * The hash of an event: SHA-256 over the previous hash and the event's fields in a fixed
  * order, so changing, removing or reordering any event breaks every hash after it.
  */

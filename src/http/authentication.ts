@@ -34,6 +34,12 @@ declare module "fastify" {
      * Used by the OpenAPI document; the handler still decides what a caller may do.
      */
     public?: boolean;
+    /**
+     * `false` for a route that checks a credential of its own (`/metrics` and its scraper
+     * token): no authenticator runs, so `request.principal` stays null and a bearer value
+     * that is not an API token is not refused before the route sees it.
+     */
+    authenticate?: boolean;
   }
 }
 
@@ -44,9 +50,9 @@ export type Authenticator = (
 ) => Promise<Principal | null>;
 
 /**
- * Runs the authenticators the capabilities provide, in order, for every request; the first
- * that recognises the caller wins. Capabilities hand these in through `app.ts`, so this
- * plugin depends on none of them.
+ * Runs the authenticators the capabilities provide, in order, for every request (except on
+ * routes that opt out with `authenticate: false`); the first that recognises the caller
+ * wins. Capabilities hand these in through `app.ts`, so this plugin depends on none of them.
  */
 export function registerAuthentication(
   app: FastifyInstance,
@@ -54,6 +60,7 @@ export function registerAuthentication(
 ): void {
   app.decorateRequest("principal", null);
   app.addHook("onRequest", async (request, reply) => {
+    if (request.routeOptions.config.authenticate === false) return;
     for (const authenticate of authenticators) {
       const principal = await authenticate(request, reply);
       if (principal !== null) {

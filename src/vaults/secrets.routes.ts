@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { AuditEventCounter } from "../audit/audit.service.js";
 import type { Db } from "../db/schema.js";
 import { requirePrincipal } from "../http/authentication.js";
 import type { ZodTypeProvider } from "../http/zod.js";
@@ -31,6 +32,8 @@ export interface SecretRouteOptions {
   db: Db;
   keys: SecretKeys;
   now: () => Date;
+  /** Counts reveals for metrics (a no-op when metrics are off). */
+  countAuditEvent: AuditEventCounter;
 }
 
 function presentMetadata(secret: SecretRow): z.infer<typeof secretMetadataResponse> {
@@ -46,7 +49,7 @@ function presentMetadata(secret: SecretRow): z.infer<typeof secretMetadataRespon
 /** `/vaults/{vault}/secrets*`. Values leave only through the reveal routes, never cached. */
 export async function secretRoutes(
   app: FastifyInstance,
-  { db, keys, now }: SecretRouteOptions,
+  { db, keys, now, countAuditEvent }: SecretRouteOptions,
 ): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
@@ -113,6 +116,8 @@ export async function secretRoutes(
       const acting = actingFrom(request, now);
       const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.reveal");
       const revealed = await revealSecret(db, keys, acting, access, request.params.name);
+      // Outside a transaction, revealSecret's audit event is committed once it returns.
+      countAuditEvent("secret.reveal");
       reply.header("cache-control", "no-store");
       reply.header("etag", `"${revealed.version}"`);
       return { ...presentMetadata(revealed.secret), value: revealed.value, note: revealed.note };
@@ -159,6 +164,7 @@ export async function secretRoutes(
         request.params.name,
         request.params.n,
       );
+      countAuditEvent("secret.reveal-version");
       reply.header("cache-control", "no-store");
       return {
         ...presentMetadata(revealed.secret),

@@ -326,6 +326,8 @@ export async function vaultPages(
     const access = await authorizeVault(db, actor, slugParam(request.params), "secret.reveal");
     const name = nameParam(request.params);
     const revealed = await revealSecret(db, keys, acting(actor, request), access, name);
+    // Outside a transaction, revealSecret's audit event is committed once it returns.
+    ctx.countAuditEvent("secret.reveal");
     return renderSecret(request, reply, actor, access, name, {
       value: revealed.value,
       note: revealed.note,
