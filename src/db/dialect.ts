@@ -171,8 +171,8 @@ export const sqliteDialect: Dialect = {
   syncIdentity: async () => {},
 };
 
-/** The advisory lock id of the audit chain ("SRAUDI" as a number, within 2^53). */
-const AUDIT_CHAIN_LOCK_ID = 0x5352_4155_4449;
+/** The class of Strongroom's audit-chain advisory locks ("SRAU"), the first of two int4 keys. */
+const AUDIT_CHAIN_LOCK_CLASS = 0x5352_4155;
 
 /** pg reports SQLSTATE codes (https://www.postgresql.org/docs/current/errcodes-appendix.html). */
 export const postgresDialect: Dialect = {
@@ -185,8 +185,12 @@ export const postgresDialect: Dialect = {
   isRetryableTransactionError: (err) => hasCode(err, ["40001", "40P01"]),
   lockForUpdate: (query) => query.forUpdate(),
   async lockAuditChain(trx) {
-    // An arbitrary constant naming "the audit chain" among this database's advisory locks.
-    await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_ID})`.execute(trx);
+    // Advisory locks belong to the whole database, but each schema holds its own audit chain:
+    // the second key names the schema, so deployments (or test runs) sharing one database in
+    // separate schemas never wait on each other's chains.
+    await sql`select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_CLASS}, hashtext(coalesce(current_schema(), '')))`.execute(
+      trx,
+    );
   },
   async migrationTableSchema(db) {
     const { rows } = await sql<{
