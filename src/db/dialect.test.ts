@@ -62,3 +62,40 @@ describe("Dialect.isRetryableTransactionError", () => {
     assert.equal(sqliteDialect.isConnectionError(driverError("SQLITE_BUSY_SNAPSHOT")), false);
   });
 });
+
+describe("postgresDialect.isConnectionError", () => {
+  it("recognises what a PostgreSQL restart throws at the application", () => {
+    const seen = [
+      // Connecting while the server is down (one address, and dual-stack localhost).
+      driverError("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:5432"),
+      new AggregateError([driverError("ECONNREFUSED", "connect ECONNREFUSED ::1:5432")], ""),
+      // A session ended by `pg_ctl stop -m fast` or pg_terminate_backend.
+      driverError("57P01", "terminating connection due to administrator command"),
+      // Connecting while it shuts down, starts or recovers.
+      driverError("57P03", "the database system is shutting down"),
+      driverError("57P03", "the database system is starting up"),
+      // pg, for a query on a connection that died under it, or after it died.
+      new Error("Connection terminated unexpectedly"),
+      new Error("Client has encountered a connection error and is not queryable"),
+      // pg's pool, when no connection could be made in connectionTimeoutMillis.
+      new Error("timeout exceeded when trying to connect"),
+      new Error("Connection terminated due to connection timeout"),
+      driverError("53300", "sorry, too many clients already"),
+    ];
+    for (const error of seen) {
+      for (const form of wrapped(error))
+        assert.equal(postgresDialect.isConnectionError(form), true, error.message);
+    }
+  });
+
+  it("leaves every other failure a 500", () => {
+    for (const error of [
+      driverError("23505", "duplicate key value violates unique constraint"),
+      driverError("42P01", 'relation "secrets" does not exist'),
+      driverError("57014", "canceling statement due to statement timeout"),
+      new Error("Cannot read properties of undefined"),
+    ]) {
+      assert.equal(postgresDialect.isConnectionError(error), false, error.message);
+    }
+  });
+});
