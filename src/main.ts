@@ -36,7 +36,11 @@ export async function startServer(env: NodeJS.ProcessEnv, cwd: string): Promise<
   });
   for (const warning of warnings) logger.warn(`${warning.variable}: ${warning.message}`);
 
-  const database = await openDatabase(config.database);
+  const database = await openDatabase(config.database, {
+    // An idle pooled connection broke (a server restart or failover): say so when it happens,
+    // not only when the next request fails. The pool reconnects by itself once it can.
+    onConnectionError: (error) => logger.warn({ err: error }, "database connection lost"),
+  });
   const throttle = createThrottleStore({ redisUrl: config.redisUrl, logger });
   const mailer = createMailer({ smtp: config.smtp, env: config.env, logger });
   try {

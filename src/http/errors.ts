@@ -163,7 +163,11 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error, options);
     if (appError.status >= 500) {
-      request.log.error({ err: error, errorCode: appError.code }, "request failed");
+      const unavailable = options.isUnavailableError(error);
+      request.log.error(
+        { err: error, errorCode: appError.code },
+        unavailable ? "request failed: database unavailable" : "request failed",
+      );
     } else {
       request.log.info({ errorCode: appError.code, status: appError.status }, "request refused");
     }
