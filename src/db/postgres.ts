@@ -18,6 +18,13 @@ export const POSTGRES_STATEMENT_TIMEOUT_MS = 30_000;
 export const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 /** An unused pooled connection is closed after this many milliseconds. */
 export const POSTGRES_IDLE_TIMEOUT_MS = 30_000;
+/**
+ * A connection that has heard nothing for this long starts TCP keepalive probes (ms). A
+ * server that vanished without closing its connections (a hard failover, a dropped NAT
+ * mapping) leaves a query waiting for an answer that never comes; the probes end that wait.
+ * Left to the OS, the first probe would come after two hours.
+ */
+export const POSTGRES_KEEPALIVE_IDLE_MS = 10_000;
 
 const { builtins, getTypeParser: defaultTypeParser } = pg.types;
 const parsePostgresDate: (value: string) => unknown = defaultTypeParser(
@@ -99,8 +106,8 @@ export function createPostgresPool(options: {
     idleTimeoutMillis: POSTGRES_IDLE_TIMEOUT_MS,
     statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
     idle_in_transaction_session_timeout: POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-    // Notices a dead peer (a failed-over server, a dropped NAT mapping) on idle sockets.
     keepAlive: true,
+    keepAliveInitialDelayMillis: POSTGRES_KEEPALIVE_IDLE_MS,
     application_name: "strongroom",
     types,
   };
