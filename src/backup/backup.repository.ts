@@ -123,12 +123,7 @@ export async function readShredLedger(
  * schema of the database) and their column names, without Kysely's bookkeeping tables.
  */
 export async function tableColumns(db: Db): Promise<Map<string, Set<string>>> {
-  const schema = await dialectOf(db).migrationTableSchema(db);
-  const tables = await db.introspection.getTables();
-  return new Map(
-    tables
-      .filter((table) => schema === undefined || table.schema === schema)
-      .filter((table) => !table.name.startsWith("kysely_"))
-      .map((table) => [table.name, new Set(table.columns.map((column) => column.name))]),
-  );
+  const tables = await dialectOf(db).tableColumns(db);
+  for (const name of [...tables.keys()]) if (name.startsWith("kysely_")) tables.delete(name);
+  return tables;
 }

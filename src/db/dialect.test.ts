@@ -99,3 +99,16 @@ describe("postgresDialect.isConnectionError", () => {
     }
   });
 });
+
+describe("Dialect.isSchemaVanished", () => {
+  it("on PostgreSQL: invalid_schema_name (3F000), wrapped or not; nothing else", () => {
+    for (const error of wrapped(driverError("3F000")))
+      assert.equal(postgresDialect.isSchemaVanished(error), true);
+    for (const code of ["42P01", "40001", "57P01", "08006"])
+      assert.equal(postgresDialect.isSchemaVanished(driverError(code)), false, code);
+  });
+
+  it("on SQLite: never (one file, no schemas to lose)", () => {
+    assert.equal(sqliteDialect.isSchemaVanished(driverError("3F000")), false);
+  });
+});

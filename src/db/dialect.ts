@@ -29,6 +29,18 @@ export interface Dialect {
    */
   isRetryableTransactionError(err: unknown): boolean;
   /**
+   * True when `err` says a schema vanished while a catalog query ran: PostgreSQL's
+   * introspection (Kysely's migrator lists the tables of every schema it may use) fails with
+   * `invalid_schema_name` when someone else drops an unrelated schema meanwhile. Such a query
+   * changed nothing and can simply run again. Never true on SQLite.
+   */
+  isSchemaVanished(err: unknown): boolean;
+  /**
+   * Every table of the schema Strongroom works in (PostgreSQL: `current_schema()` only, not
+   * every schema of the database, unlike Kysely's introspection) with its column names.
+   */
+  tableColumns<DB>(db: Kysely<DB>): Promise<Map<string, Set<string>>>;
+  /**
    * Adds `for update` on PostgreSQL, so rows read in a transaction stay locked until it ends.
    * SQLite has no row locks and needs none: the single connection runs one transaction at a
    * time, so the query is returned unchanged.
@@ -76,6 +88,21 @@ export interface Dialect {
    * AUTOINCREMENT counter already does, so there this does nothing.
    */
   syncIdentity<DB>(trx: Kysely<DB>, table: string, column: string): Promise<void>;
+}
+
+interface ColumnRow {
+  table_name: string;
+  column_name: string;
+}
+
+function groupColumns(rows: readonly ColumnRow[]): Map<string, Set<string>> {
+  const tables = new Map<string, Set<string>>();
+  for (const row of rows) {
+    const columns = tables.get(row.table_name) ?? new Set<string>();
+    columns.add(row.column_name);
+    tables.set(row.table_name, columns);
+  }
+  return tables;
 }
 
 /** Follows `cause` a few levels: callers may have wrapped the driver's error. */
@@ -149,6 +176,13 @@ export const sqliteDialect: Dialect = {
       "SQLITE_FULL",
     ]),
   isRetryableTransactionError: (err) => hasCode(err, ["SQLITE_BUSY_SNAPSHOT"]),
+  isSchemaVanished: () => false,
+  async tableColumns(db) {
+    const { rows } = await sql<ColumnRow>`select m.name as table_name, p.name as column_name
+      from sqlite_master m join pragma_table_info(m.name) p
+      where m.type = 'table' and m.name not like 'sqlite_%'`.execute(db);
+    return groupColumns(rows);
+  },
   lockForUpdate: (query) => query,
   lockAuditChain: async () => {},
   migrationTableSchema: async () => undefined,
@@ -183,6 +217,12 @@ export const postgresDialect: Dialect = {
     hasCode(err, POSTGRES_UNAVAILABLE_CODES) ||
     errorMessages(err).some((message) => POSTGRES_UNAVAILABLE_MESSAGES.test(message)),
   isRetryableTransactionError: (err) => hasCode(err, ["40001", "40P01"]),
+  isSchemaVanished: (err) => hasCode(err, ["3F000"]),
+  async tableColumns(db) {
+    const { rows } = await sql<ColumnRow>`select table_name, column_name
+      from information_schema.columns where table_schema = current_schema()`.execute(db);
+    return groupColumns(rows);
+  },
   lockForUpdate: (query) => query.forUpdate(),
   async lockAuditChain(trx) {
     // Advisory locks belong to the whole database, but each schema holds its own audit chain:

@@ -36,8 +36,14 @@ async function createMigrator<DB>(db: Kysely<DB>): Promise<Migrator> {
  */
 export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<{ applied: string[] }> {
   const migrator = await createMigrator(db);
-  return dialectOf(db).withMigrationLock(db, async () => {
-    const { error, results = [] } = await migrator.migrateToLatest();
+  const dialect = dialectOf(db);
+  return dialect.withMigrationLock(db, async () => {
+    let outcome = await migrator.migrateToLatest();
+    // Another schema dropped while the migrator listed tables: nothing ran; look again.
+    for (let attempt = 1; attempt < 3 && isVanishedSchema(dialect, outcome); attempt++) {
+      outcome = await migrator.migrateToLatest();
+    }
+    const { error, results = [] } = outcome;
     if (error === undefined) return { applied: results.map((result) => result.migrationName) };
     const failed = results.find((result) => result.status === "Error")?.migrationName;
     const reason = error instanceof Error ? error.message : String(error);
@@ -49,6 +55,17 @@ export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<{ applied: st
       error,
     );
   });
+}
+
+function isVanishedSchema(
+  dialect: ReturnType<typeof dialectOf>,
+  outcome: { error?: unknown; results?: readonly unknown[] },
+): boolean {
+  return (
+    outcome.error !== undefined &&
+    (outcome.results ?? []).length === 0 &&
+    dialect.isSchemaVanished(outcome.error)
+  );
 }
 
 /** Names of the migrations not yet applied to `db`, in the order they would run. */
