@@ -8,7 +8,10 @@ export interface RunningProcess {
   child: ChildProcess;
   stdout(): string;
   stderr(): string;
-  /** Resolves with the first stdout/stderr text matching `pattern` (rejects after `timeoutMs`). */
+  /**
+   * Resolves with the first stdout/stderr text matching `pattern`; rejects after `timeoutMs`
+   * (default 60 s: a guard against hangs, generous for a loaded two-core CI machine).
+   */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Resolves with the exit code (or the signal name). */
   exited: Promise<number | string>;
@@ -40,7 +43,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, cwd: string): R
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitFor(pattern, timeoutMs = 20_000) {
+    waitFor(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = (): boolean => {
           const match = pattern.exec(out) ?? pattern.exec(err);
