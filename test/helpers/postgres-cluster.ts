@@ -137,20 +137,6 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     const [file = "", ...prefix] = [...tools.asUser, join(tools.binDir, command)];
     await run(file, [...prefix, ...args]);
   };
-  await pg("initdb", [
-    "--no-sync",
-    "--no-instructions",
-    "-D",
-    data,
-    "-U",
-    "postgres",
-    "-E",
-    "UTF8",
-    "--no-locale",
-    "--auth-local=trust",
-    "--auth-host=scram-sha-256",
-    `--pwfile=${join(dir, "password")}`,
-  ]);
   const port = await freePort();
   const settings = [
     `-p ${port}`,
@@ -160,26 +146,43 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     "-c full_page_writes=off",
     "-c synchronous_commit=off",
   ].join(" ");
-  let running = false;
   const start = async (): Promise<void> => {
     await pg("pg_ctl", ["-D", data, "-l", join(dir, "server.log"), "-w", "-o", settings, "start"]);
-    running = true;
   };
   const stop = async (mode: "fast" | "immediate" = "fast"): Promise<void> => {
     await pg("pg_ctl", ["-D", data, "-m", mode, "-w", "stop"]);
-    running = false;
   };
-  await start();
+  // Whatever state it is in, even half made: pg_ctl just fails when nothing runs.
+  const destroy = async (): Promise<void> => {
+    await stop("immediate").catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await pg("initdb", [
+      "--no-sync",
+      "--no-instructions",
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "-E",
+      "UTF8",
+      "--no-locale",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      `--pwfile=${join(dir, "password")}`,
+    ]);
+    await start();
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     password,
     port,
     start,
     stop,
-    destroy: async () => {
-      if (running)
-        await pg("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
+    destroy,
   };
 }
