@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from "kysely";
+import { dialectOf } from "../db/dialect.js";
 import type { Database, VaultMembersTable, VaultRole, VaultsTable } from "../db/schema.js";
 
 export type VaultRow = Selectable<VaultsTable>;
@@ -57,6 +58,18 @@ export async function updateVaultDescription(
     .updateTable("vaults")
     .set({ description, updated_at: now })
     .where("id", "=", vaultId)
+    .execute();
+}
+
+/**
+ * Locks a vault's row until the transaction ends (PostgreSQL; SQLite's single writer needs
+ * nothing). Inserting a secret takes a key-share lock on its vault's row through the foreign
+ * key, so a deleter holding this lock waits for writers in flight and blocks new ones: the
+ * list of secrets it shreds is complete.
+ */
+export async function lockVaultRow(db: Kysely<Database>, vaultId: string): Promise<void> {
+  await dialectOf(db)
+    .lockForUpdate(db.selectFrom("vaults").select("id").where("id", "=", vaultId))
     .execute();
 }
 

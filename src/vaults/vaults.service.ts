@@ -18,6 +18,7 @@ import {
   findVaultBySlug,
   insertVault,
   listVaultsOfUser,
+  lockVaultRow,
   updateVaultDescription,
   upsertMember,
 } from "./vaults.repository.js";
@@ -125,6 +126,10 @@ export async function updateVault(
  */
 export async function deleteVault(db: Db, acting: Acting, access: VaultAccess): Promise<void> {
   await withTransactionRetry(db, async (trx) => {
+    // First, so that no secret can be added between listing and deleting: one added then
+    // would go with the vault by cascade without a shred-ledger entry, and a restore of an
+    // older backup could bring it back.
+    await lockVaultRow(trx, access.vault.id);
     const secretIds = await listSecretIds(trx, access.vault.id);
     for (const secretId of secretIds) await deleteSecretRow(trx, secretId);
     await recordShredded(trx, secretIds, access.vault.id, acting.now.toISOString());
