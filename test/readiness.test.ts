@@ -83,6 +83,14 @@ describe("a PostgreSQL outage at run time", {
       200,
       "the process stays alive",
     );
+    // Also for a probe that carries a session cookie or a token: no lookup runs for it.
+    for (const headers of [
+      { cookie: "strongroom_session=abc; __Host-strongroom_session=abc" },
+      { authorization: `Bearer sr_${"a".repeat(43)}` },
+    ]) {
+      assert.equal((await t.app.inject({ url: "/healthz", headers })).statusCode, 200);
+      assert.equal((await t.app.inject({ url: "/readyz", headers })).statusCode, 503);
+    }
 
     await proxy.restore();
     let status = 0;

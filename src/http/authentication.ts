@@ -36,8 +36,9 @@ declare module "fastify" {
     public?: boolean;
     /**
      * `false` for a route that checks a credential of its own (`/metrics` and its scraper
-     * token): no authenticator runs, so `request.principal` stays null and a bearer value
-     * that is not an API token is not refused before the route sees it.
+     * token), or needs none and must not depend on the database (`/healthz`, `/readyz`):
+     * no authenticator runs, so `request.principal` stays null and a bearer value that is
+     * not an API token is not refused before the route sees it.
      */
     authenticate?: boolean;
   }

@@ -19,12 +19,23 @@ export interface HealthDependencies {
  */
 export async function healthRoutes(app: FastifyInstance, deps: HealthDependencies): Promise<void> {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  routes.get("/healthz", { schema: { response: { 200: statusResponse } } }, async () => ({
-    status: "ok",
-  }));
-  routes.get("/readyz", { schema: { response: { 200: statusResponse } } }, async () => {
-    if (!(await deps.pingDatabase(READINESS_TIMEOUT_MS)))
-      throw serviceUnavailable("The database is unreachable.");
-    return { status: "ready" };
-  });
+  // No authentication: a probe that happens to carry a session cookie must not make liveness
+  // depend on the database (the session lookup), nor readiness on anything but the ping.
+  const unauthenticated = { authenticate: false } as const;
+  routes.get(
+    "/healthz",
+    { config: unauthenticated, schema: { response: { 200: statusResponse } } },
+    async () => ({
+      status: "ok",
+    }),
+  );
+  routes.get(
+    "/readyz",
+    { config: unauthenticated, schema: { response: { 200: statusResponse } } },
+    async () => {
+      if (!(await deps.pingDatabase(READINESS_TIMEOUT_MS)))
+        throw serviceUnavailable("The database is unreachable.");
+      return { status: "ready" };
+    },
+  );
 }
