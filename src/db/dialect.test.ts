@@ -88,11 +88,17 @@ describe("postgresDialect.isConnectionError", () => {
     }
   });
 
+  it("counts a statement cut short by the statement timeout (57014) as unavailable: 503", () => {
+    for (const form of wrapped(
+      driverError("57014", "canceling statement due to statement timeout"),
+    ))
+      assert.equal(postgresDialect.isConnectionError(form), true);
+  });
+
   it("leaves every other failure a 500", () => {
     for (const error of [
       driverError("23505", "duplicate key value violates unique constraint"),
       driverError("42P01", 'relation "secrets" does not exist'),
-      driverError("57014", "canceling statement due to statement timeout"),
       new Error("Cannot read properties of undefined"),
     ]) {
       assert.equal(postgresDialect.isConnectionError(error), false, error.message);

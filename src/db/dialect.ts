@@ -133,7 +133,8 @@ function errorMessages(err: unknown): string[] {
 
 /**
  * Socket errors and SQLSTATE classes 08 (connection exception) and 57P (operator
- * intervention: shutdown, cannot connect now), plus 53300 (too many connections).
+ * intervention: shutdown, cannot connect now), plus 53300 (too many connections) and 57014
+ * (a statement cut short by the statement timeout).
  */
 const POSTGRES_UNAVAILABLE_CODES = [
   "ECONNREFUSED",
@@ -151,6 +152,9 @@ const POSTGRES_UNAVAILABLE_CODES = [
   "57P02",
   "57P03",
   "53300",
+  // query_canceled: the statement timeout (or an operator) cut a statement short; the server
+  // is too busy or blocked right now, and the request may well succeed later.
+  "57014",
 ];
 
 /** pg raises these without a code when a connection dies or the pool cannot connect. */
