@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { startServer } from "../src/main.js";
 import { startCli } from "./helpers/process.js";
+import { makeTestCertificate } from "./helpers/tls.js";
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), "strongroom-proc-"));
 
@@ -87,31 +88,7 @@ describe("the server process", () => {
 
   it("serves HTTPS directly with TLS_CERT_FILE/TLS_KEY_FILE, with HSTS", async () => {
     const cwd = tempDir();
-    const cert = join(cwd, "cert.pem");
-    const key = join(cwd, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      ],
-      { stdio: "ignore" },
-    );
+    const { cert, key } = makeTestCertificate(cwd);
     const server = await startServer(
       {
         NODE_ENV: "production",

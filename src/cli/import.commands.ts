@@ -1,9 +1,5 @@
 import type { Command } from "commander";
 import { findTakenAccounts, importAccounts } from "../accounts/registration.service.js";
-import { loadConfig } from "../config/config.js";
-import type { DatabaseHandle } from "../db/database.js";
-import { openDatabase } from "../db/database.js";
-import { migrateToLatest } from "../db/migrate.js";
 import type { FernetKey } from "../import/fernet-import.js";
 import {
   decryptFernetExport,
@@ -25,24 +21,12 @@ import {
 import { importSecrets, previewSecretImport } from "../vaults/secrets.service.js";
 import { VAULT_SLUG_PATTERN } from "../vaults/vaults.schema.js";
 import { findVaultForOperator } from "../vaults/vaults.service.js";
+import { withDatabase } from "./database.js";
 import { EXIT, reportAndExit } from "./errors.js";
 import { createProgressReporter } from "./keys.commands.js";
 
 const CLI_OPERATOR = { name: "cli", address: null };
 const CLI_ACTOR = { id: null, name: "cli", address: null };
-
-async function withDatabase<T>(
-  work: (database: DatabaseHandle, config: ReturnType<typeof loadConfig>["config"]) => Promise<T>,
-): Promise<T> {
-  const { config } = loadConfig(process.env, process.cwd());
-  const database = await openDatabase(config.database);
-  try {
-    await migrateToLatest(database.db);
-    return await work(database, config);
-  } finally {
-    await database.close();
-  }
-}
 
 /** Prints one line on stderr, `strongroom: ACTION: message`. */
 function say(action: string, message: string): void {

@@ -3,28 +3,12 @@ import { z } from "zod";
 import { emailSchema, usernameSchema } from "../accounts/accounts.schema.js";
 import { disableUser, resetUserMfa } from "../accounts/admin-actions.service.js";
 import { createUser } from "../accounts/registration.service.js";
-import { loadConfig } from "../config/config.js";
-import type { DatabaseHandle } from "../db/database.js";
-import { openDatabase } from "../db/database.js";
-import { migrateToLatest } from "../db/migrate.js";
 import { AppError } from "../lib/errors.js";
+import { withDatabase } from "./database.js";
 import { EXIT, reportAndExit } from "./errors.js";
 import { readPassword } from "./prompt.js";
 
 const CLI_ACTOR = { id: null, name: "cli", address: null };
-
-async function withDatabase<T>(
-  work: (database: DatabaseHandle, config: ReturnType<typeof loadConfig>["config"]) => Promise<T>,
-): Promise<T> {
-  const { config } = loadConfig(process.env, process.cwd());
-  const database = await openDatabase(config.database);
-  try {
-    await migrateToLatest(database.db);
-    return await work(database, config);
-  } finally {
-    await database.close();
-  }
-}
 
 function fail(message: string): never {
   process.stderr.write(`strongroom: users: ${message}\n`);

@@ -4,9 +4,9 @@
  * client that trusts that certificate. Everything listens on loopback ports chosen at run
  * time and lives in one temporary directory.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { RunningProcess } from "../helpers/process.js";
 import { startCli } from "../helpers/process.js";
 import { findFreePort } from "../helpers/redis-server.js";
+
+export { makeTestCertificate as makeCertificate } from "../helpers/tls.js";
 
 export const NGINX = "/usr/sbin/nginx";
 
@@ -31,36 +33,6 @@ export function clusterSkipReason(): string | null {
     }
   }
   return null;
-}
-
-/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
-export function makeCertificate(dir: string): { cert: string; key: string; pem: Buffer } {
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ],
-    { stdio: "ignore" },
-  );
-  return { cert, key, pem: readFileSync(cert) };
 }
 
 /**
