@@ -4,7 +4,13 @@
  * `Dialect.withMigrationLock`), so many instances may start at once, and a failed migration
  * is rolled back rather than left half-applied.
  */
-import { type Kysely, Migrator } from "kysely";
+import {
+  DEFAULT_MIGRATION_TABLE,
+  type Kysely,
+  type MigrationResultSet,
+  Migrator,
+  sql,
+} from "kysely";
 import { dialectOf } from "./dialect.js";
 import { migrationProvider, migrations } from "./migrations/index.js";
 
@@ -19,6 +25,9 @@ export class MigrationError extends Error {
     this.migration = migration;
   }
 }
+
+/** Kysely's bookkeeping table (its default name, which createMigrator keeps). */
+const MIGRATION_TABLE = DEFAULT_MIGRATION_TABLE;
 
 async function createMigrator<DB>(db: Kysely<DB>): Promise<Migrator> {
   // Kysely looks for its bookkeeping tables in every schema unless told which one, so a
@@ -38,12 +47,7 @@ export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<{ applied: st
   const migrator = await createMigrator(db);
   const dialect = dialectOf(db);
   return dialect.withMigrationLock(db, async () => {
-    let outcome = await migrator.migrateToLatest();
-    // Another schema dropped while the migrator listed tables: nothing ran; look again.
-    for (let attempt = 1; attempt < 3 && isVanishedSchema(dialect, outcome); attempt++) {
-      outcome = await migrator.migrateToLatest();
-    }
-    const { error, results = [] } = outcome;
+    const { error, results = [] } = await runMigrator(dialect, () => migrator.migrateToLatest());
     if (error === undefined) return { applied: results.map((result) => result.migrationName) };
     const failed = results.find((result) => result.status === "Error")?.migrationName;
     const reason = error instanceof Error ? error.message : String(error);
@@ -57,9 +61,25 @@ export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<{ applied: st
   });
 }
 
+/**
+ * Runs a Kysely migrator call, again (up to three times in all) when it failed before
+ * anything ran because another schema vanished while it listed every schema's tables (see
+ * `Dialect.isSchemaVanished`): that failure says nothing about our own schema.
+ */
+async function runMigrator(
+  dialect: ReturnType<typeof dialectOf>,
+  run: () => Promise<MigrationResultSet>,
+): Promise<MigrationResultSet> {
+  let outcome = await run();
+  for (let attempt = 1; attempt < 3 && isVanishedSchema(dialect, outcome); attempt++) {
+    outcome = await run();
+  }
+  return outcome;
+}
+
 function isVanishedSchema(
   dialect: ReturnType<typeof dialectOf>,
-  outcome: { error?: unknown; results?: readonly unknown[] },
+  outcome: MigrationResultSet,
 ): boolean {
   return (
     outcome.error !== undefined &&
@@ -70,16 +90,23 @@ function isVanishedSchema(
 
 /** Names of the migrations not yet applied to `db`, in the order they would run. */
 export async function pendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
-  const migrator = await createMigrator(db);
-  const all = await migrator.getMigrations();
-  return all.filter((info) => info.executedAt === undefined).map((info) => info.name);
+  const applied = new Set(await appliedMigrations(db));
+  return knownMigrations().filter((name) => !applied.has(name));
 }
 
-/** Names of the migrations applied to `db`, in the order they ran. */
+/**
+ * Names of the migrations applied to `db`, in the order they ran, read from Kysely's
+ * bookkeeping table in our own schema. (Kysely's own `getMigrations` lists the tables of
+ * every schema in the database first, which is slower and fails when another schema is
+ * dropped meanwhile.)
+ */
 export async function appliedMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
-  const migrator = await createMigrator(db);
-  const all = await migrator.getMigrations();
-  return all.filter((info) => info.executedAt !== undefined).map((info) => info.name);
+  const tables = await dialectOf(db).tableColumns(db);
+  if (!tables.has(MIGRATION_TABLE)) return [];
+  const { rows } = await sql<{
+    name: string;
+  }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
+  return rows.map((row) => row.name);
 }
 
 /** Every migration this version of Strongroom knows, in the order they apply. */
@@ -104,8 +131,9 @@ export async function migrateUpTo<DB>(db: Kysely<DB>, name: string): Promise<voi
     );
   }
   const migrator = await createMigrator(db);
-  await dialectOf(db).withMigrationLock(db, async () => {
-    const { error, results = [] } = await migrator.migrateTo(name);
+  const dialect = dialectOf(db);
+  await dialect.withMigrationLock(db, async () => {
+    const { error, results = [] } = await runMigrator(dialect, () => migrator.migrateTo(name));
     if (error === undefined) return;
     const failed = results.find((result) => result.status === "Error")?.migrationName;
     const reason = error instanceof Error ? error.message : String(error);
