@@ -2,6 +2,7 @@
  * Running a transaction again when the database rolled it back because it lost a race with
  * a concurrent one (a deadlock, a serialization failure, a stale SQLite snapshot).
  */
+import { randomInt } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kysely } from "kysely";
 import { dialectOf } from "./dialect.js";
@@ -55,7 +56,8 @@ export async function withTransactionRetry<DB, T>(
     } catch (error) {
       if (attempt >= attempts || !dialect.isRetryableTransactionError(error)) throw error;
       options.onRetry?.(error, attempt);
-      await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
+      // Full jitter. Not a secret, but the project draws all randomness from node:crypto.
+      await sleep(randomInt(0, Math.max(1, Math.ceil(baseDelayMs * 2 ** (attempt - 1)))));
     }
   }
 }
