@@ -1,3 +1,6 @@
 #!/usr/bin/env node
-// Benchmarks arrive with the benchmark issue; until then `npm run bench` says so plainly.
-console.log("no benchmarks yet");
+// `npm run bench`: the benchmark suite (bench/run.ts), loaded through tsx like the CLI.
+import { register } from "tsx/esm/api";
+
+register();
+await import("../bench/run.ts");
