@@ -4,7 +4,7 @@
  * context-specific passwords. No composition rules (a digit, a capital, a symbol): they make
  * passwords harder to remember without making them harder to guess.
  */
-import { dictionary } from "@zxcvbn-ts/language-common";
+import { createRequire } from "node:module";
 import { MAX_PASSWORD_LENGTH } from "../crypto/passwords.js";
 
 /** What an operator may tune. */
@@ -33,9 +33,19 @@ const MAX_PATTERN_UNIT = 4;
 
 let commonPasswords: Set<string> | null = null;
 
-/** ~49k common passwords (all lowercase), turned into a Set on first use. */
+/**
+ * ~49k common passwords (all lowercase), loaded and turned into a Set on first use: the
+ * package holds about 9 MiB of dictionaries, which a server that only serves secrets (no
+ * sign-ups or password changes since it started) never needs.
+ */
 function isCommonPassword(lowercased: string): boolean {
-  commonPasswords ??= new Set(dictionary["passwords-common"]);
+  commonPasswords ??= new Set(
+    (
+      createRequire(import.meta.url)(
+        "@zxcvbn-ts/language-common",
+      ) as typeof import("@zxcvbn-ts/language-common")
+    ).dictionary["passwords-common"],
+  );
   return commonPasswords.has(lowercased);
 }
 

@@ -9,8 +9,8 @@
  */
 
 import { pbkdf2, scrypt, timingSafeEqual } from "node:crypto";
+import { createRequire } from "node:module";
 import { promisify } from "node:util";
-import { verify as bcryptVerify } from "@node-rs/bcrypt";
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -134,7 +134,11 @@ async function verifyBcrypt(stored: string, password: string): Promise<boolean> 
   // ignored; that silent truncation is one reason these hashes are replaced by Argon2id at
   // the next successful login. $2a$, $2b$ and $2y$ differ only in historical bugs that do not
   // affect UTF-8 passwords of at most 72 bytes, and the library treats them alike.
-  return await bcryptVerify(Buffer.from(password, "utf8"), stored);
+  // Loaded on first use: only servers that imported bcrypt hashes ever need it.
+  const bcrypt = createRequire(import.meta.url)(
+    "@node-rs/bcrypt",
+  ) as typeof import("@node-rs/bcrypt");
+  return await bcrypt.verify(Buffer.from(password, "utf8"), stored);
 }
 
 interface WerkzeugParts {

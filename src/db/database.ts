@@ -2,7 +2,7 @@
  * Opening the database: the one `Kysely<Database>` of a process, on SQLite or PostgreSQL.
  */
 import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, sql } from "kysely";
-import type pg from "pg";
+import type { Pool } from "pg";
 import { type Dialect, postgresDialect, sqliteDialect } from "./dialect.js";
 import { createPostgresPool } from "./postgres.js";
 import type { Database } from "./schema.js";
@@ -102,7 +102,7 @@ export async function openDatabase(
 function createKysely(
   target: DatabaseTarget,
   options: OpenDatabaseOptions,
-): { db: Kysely<Database>; dialect: Dialect; pool: pg.Pool | null } {
+): { db: Kysely<Database>; dialect: Dialect; pool: Pool | null } {
   const log = options.log;
   if (target.kind === "sqlite") {
     let database: ReturnType<typeof openSqliteFile>;

@@ -1,8 +1,18 @@
 /**
  * The PostgreSQL connection pool behind `openDatabase`.
  */
-import pg, { type CustomTypesConfig, type PoolConfig } from "pg";
+import { createRequire } from "node:module";
+import type pgModule from "pg";
+import type { CustomTypesConfig, Pool, PoolConfig } from "pg";
 import { checkPostgresSchema, checkPostgresUrl } from "./url.js";
+
+const require = createRequire(import.meta.url);
+let loadedPg: typeof pgModule | undefined;
+/** The pg driver, loaded on first use: a server on SQLite never holds it in memory. */
+function pg(): typeof pgModule {
+  loadedPg ??= require("pg") as typeof pgModule;
+  return loadedPg;
+}
 
 /**
  * Default pool size per process (`DATABASE_POOL_MAX` overrides it). Every instance (and
@@ -26,32 +36,36 @@ export const POSTGRES_IDLE_TIMEOUT_MS = 30_000;
  */
 export const POSTGRES_KEEPALIVE_IDLE_MS = 10_000;
 
-const { builtins, getTypeParser: defaultTypeParser } = pg.types;
-const parsePostgresDate: (value: string) => unknown = defaultTypeParser(
-  builtins.TIMESTAMPTZ,
-  "text",
-);
-
-/** `timestamptz` as the same ISO-8601 UTC string SQLite stores (microseconds are dropped). */
-function parseTimestamptz(value: string): string {
-  const parsed = parsePostgresDate(value);
-  // `infinity` and friends have no ISO form; hand them back untouched rather than throw
-  // inside the driver's row parser.
-  return parsed instanceof Date && !Number.isNaN(parsed.getTime()) ? parsed.toISOString() : value;
-}
+let loadedTypes: CustomTypesConfig | undefined;
 
 /**
- * Parsers for this pool only: pg's global parsers are shared by every pg user in the process,
- * so we leave them alone. int8 becomes a number (counts, `audit_events.seq`), which is exact
- * up to 2^53.
+ * Parsers for our pools only: pg's global parsers are shared by every pg user in the process,
+ * so we leave them alone. `timestamptz` becomes the same ISO-8601 UTC string SQLite stores
+ * (microseconds are dropped); int8 becomes a number (counts, `audit_events.seq`), which is
+ * exact up to 2^53.
  */
-const types: CustomTypesConfig = {
-  getTypeParser: (id, format) => {
-    if (format !== "binary" && id === builtins.TIMESTAMPTZ) return parseTimestamptz;
-    if (format !== "binary" && id === builtins.INT8) return Number;
-    return defaultTypeParser(id, format);
-  },
-};
+function types(): CustomTypesConfig {
+  if (loadedTypes !== undefined) return loadedTypes;
+  const { builtins, getTypeParser: defaultTypeParser } = pg().types;
+  const parsePostgresDate: (value: string) => unknown = defaultTypeParser(
+    builtins.TIMESTAMPTZ,
+    "text",
+  );
+  const parseTimestamptz = (value: string): string => {
+    const parsed = parsePostgresDate(value);
+    // `infinity` and friends have no ISO form; hand them back untouched rather than throw
+    // inside the driver's row parser.
+    return parsed instanceof Date && !Number.isNaN(parsed.getTime()) ? parsed.toISOString() : value;
+  };
+  loadedTypes = {
+    getTypeParser: (id, format) => {
+      if (format !== "binary" && id === builtins.TIMESTAMPTZ) return parseTimestamptz;
+      if (format !== "binary" && id === builtins.INT8) return Number;
+      return defaultTypeParser(id, format);
+    },
+  };
+  return loadedTypes;
+}
 
 /**
  * Settings every connection starts with, whatever the server's, database's or role's
@@ -95,7 +109,7 @@ export function createPostgresPool(options: {
   schema?: string | undefined;
   max?: number | undefined;
   onError: (error: Error) => void;
-}): pg.Pool {
+}): Pool {
   const { url, schema, max = POSTGRES_POOL_MAX, onError } = options;
   checkPostgresUrl(url);
   if (!Number.isSafeInteger(max) || max < 1) throw new RangeError("max must be a positive integer");
@@ -109,9 +123,9 @@ export function createPostgresPool(options: {
     keepAlive: true,
     keepAliveInitialDelayMillis: POSTGRES_KEEPALIVE_IDLE_MS,
     application_name: "strongroom",
-    types,
+    types: types(),
   };
-  const pool = new pg.Pool(config);
+  const pool = new (pg().Pool)(config);
   // Idle clients report through the pool; checked-out clients report on themselves, and an
   // EventEmitter 'error' with no listener would crash the process.
   pool.on("error", onError);

@@ -1,4 +1,4 @@
-import { createTransport } from "nodemailer";
+import { createRequire } from "node:module";
 import type { Logger } from "pino";
 
 /**
@@ -106,6 +106,10 @@ function loggingMailer(logger: Logger): Mailer {
 }
 
 function smtpMailer(url: string, from: string): Mailer {
+  // Loaded here, not at the top: a server without SMTP_URL never holds nodemailer in memory.
+  const { createTransport } = createRequire(import.meta.url)(
+    "nodemailer",
+  ) as typeof import("nodemailer");
   const transport = createTransport({
     ...parseSmtpUrl(url),
     connectionTimeout: SMTP_TIMEOUT_MS,

@@ -1,4 +1,5 @@
-import { Redis } from "ioredis";
+import { createRequire } from "node:module";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 
 /** Time allowed to open a connection (TCP and TLS), in milliseconds. */
@@ -67,7 +68,11 @@ export interface ThrottleRedisConnection {
 export function connectThrottleRedis(url: string, logger: Logger): ThrottleRedisConnection {
   const password = urlPassword(url);
   const redis = describeRedisUrl(url);
-  const client = new Redis(url, {
+  // Loaded here, not at the top: a server without REDIS_URL never holds ioredis in memory.
+  const { Redis: RedisClient } = createRequire(import.meta.url)(
+    "ioredis",
+  ) as typeof import("ioredis");
+  const client = new RedisClient(url, {
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     // Fail commands pending at a disconnect at once instead of holding them for retries.
