@@ -43,9 +43,16 @@ export async function findLastAuditHash(db: Kysely<Database>): Promise<string | 
   return row?.hash ?? null;
 }
 
-/** Appends one event. */
-export async function insertAuditEvent(db: Kysely<Database>, row: AuditRow): Promise<void> {
-  await db.insertInto("audit_events").values(row).execute();
+/** Appends events; `seq` follows their order in `rows` (one multi-row insert). */
+export async function insertAuditEvents(
+  db: Kysely<Database>,
+  rows: readonly AuditRow[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insertInto("audit_events")
+    .values([...rows])
+    .execute();
 }
 
 /** Events of one action, newest first (tests and the audit pages use it). */
