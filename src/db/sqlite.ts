@@ -8,6 +8,9 @@ import SQLite from "better-sqlite3";
 /** How long a connection waits for another process's write lock, in milliseconds. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
+/** Most prepared statements {@link cacheStatements} keeps per connection. */
+export const SQLITE_STATEMENT_CACHE_SIZE = 256;
+
 const OWNER_ONLY_FILE = 0o600;
 const OWNER_ONLY_DIR = 0o700;
 
@@ -16,7 +19,8 @@ const OWNER_ONLY_DIR = 0o700;
  * `:memory:`, readable by the owner only, with Strongroom's pragmas applied:
  * WAL (readers do not block the writer), foreign keys enforced, freed pages zeroed
  * (`secure_delete`, so shredded secrets leave the file), `busy_timeout` 5 s, and
- * `synchronous=FULL` (a committed write survives power loss).
+ * `synchronous=FULL` (a committed write survives power loss). Statements are prepared once
+ * per SQL text and reused ({@link cacheStatements}).
  *
  * @throws the fs or SQLite error when the directory or file cannot be created or opened.
  */
@@ -32,6 +36,39 @@ export function openSqliteFile(path: string): SQLite.Database {
     database.close();
     throw error;
   }
+  return cacheStatements(database);
+}
+
+/**
+ * Makes `database.prepare` reuse the statement already prepared for the same SQL text (at most
+ * {@link SQLITE_STATEMENT_CACHE_SIZE}, least recently used dropped first). Kysely's driver
+ * prepares every query it runs, and compiling the SQL again costs more than running most of
+ * ours. Sharing is safe: better-sqlite3 resets a statement after each `run`/`all`/`get`, the
+ * SQL text fixes everything else (parameters are bound per call), and SQLite re-prepares a
+ * statement by itself after a schema change. A statement still being iterated (`busy`) is
+ * never handed out: the caller gets a fresh one.
+ */
+export function cacheStatements(database: SQLite.Database): SQLite.Database {
+  const prepareFresh = database.prepare.bind(database);
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = (source: string): SQLite.Statement => {
+    const cached = cache.get(source);
+    if (cached !== undefined) {
+      if (cached.busy) return prepareFresh(source);
+      // Map order is insertion order: re-inserting makes this the most recently used.
+      cache.delete(source);
+      cache.set(source, cached);
+      return cached;
+    }
+    const statement = prepareFresh(source);
+    cache.set(source, statement);
+    if (cache.size > SQLITE_STATEMENT_CACHE_SIZE) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    return statement;
+  };
+  database.prepare = prepare as SQLite.Database["prepare"];
   return database;
 }
 
