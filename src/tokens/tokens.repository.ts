@@ -76,16 +76,56 @@ export async function countLiveUserApiTokens(
   return Number(row.count);
 }
 
-export async function findApiTokenByHash(
+/** A token found by its hash, with what authentication needs of its owner. */
+export interface ApiTokenWithOwner {
+  token: Pick<
+    ApiTokenRow,
+    "id" | "user_id" | "scopes" | "expires_at" | "last_used_at" | "revoked_at"
+  >;
+  owner: TokenOwnerRow;
+}
+
+/**
+ * The token whose hash is `tokenHash` and its owner's current name, role and status, in one
+ * query; null when no token has this hash (or its owner is gone).
+ */
+export async function findApiTokenWithOwnerByHash(
   db: Kysely<Database>,
   tokenHash: string,
-): Promise<ApiTokenRow | null> {
+): Promise<ApiTokenWithOwner | null> {
   const row = await db
     .selectFrom("api_tokens")
-    .selectAll()
-    .where("token_hash", "=", tokenHash)
+    .innerJoin("users", "users.id", "api_tokens.user_id")
+    .select([
+      "api_tokens.id",
+      "api_tokens.user_id",
+      "api_tokens.scopes",
+      "api_tokens.expires_at",
+      "api_tokens.last_used_at",
+      "api_tokens.revoked_at",
+      "users.username",
+      "users.role",
+      "users.disabled_at",
+    ])
+    .where("api_tokens.token_hash", "=", tokenHash)
     .executeTakeFirst();
-  return row === undefined ? null : toRow(row);
+  if (row === undefined) return null;
+  return {
+    token: {
+      id: row.id,
+      user_id: row.user_id,
+      scopes: parseScopes(row.scopes),
+      expires_at: row.expires_at,
+      last_used_at: row.last_used_at,
+      revoked_at: row.revoked_at,
+    },
+    owner: {
+      id: row.user_id,
+      username: row.username,
+      role: row.role,
+      disabled_at: row.disabled_at,
+    },
+  };
 }
 
 /** One token of a user; null when the user has no token with this id. */
@@ -194,17 +234,4 @@ export interface TokenOwnerRow {
   username: string;
   role: "admin" | "auditor" | "member";
   disabled_at: string | null;
-}
-
-export async function findTokenOwner(
-  db: Kysely<Database>,
-  userId: string,
-): Promise<TokenOwnerRow | null> {
-  return (
-    (await db
-      .selectFrom("users")
-      .select(["id", "username", "role", "disabled_at"])
-      .where("id", "=", userId)
-      .executeTakeFirst()) ?? null
-  );
 }

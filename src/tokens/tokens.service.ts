@@ -9,9 +9,8 @@ import { presentApiToken } from "./presenters.js";
 import type { ApiTokenRow, StoredScope } from "./tokens.repository.js";
 import {
   countLiveUserApiTokens,
-  findApiTokenByHash,
+  findApiTokenWithOwnerByHash,
   findMemberVaultIdsBySlug,
-  findTokenOwner,
   findUserApiToken,
   findVaultSlugsById,
   insertApiToken,
@@ -184,12 +183,13 @@ export async function resolveBearerToken(
 ): Promise<Principal | null> {
   // Shape first: a malformed or oversized value never reaches the database.
   if (!API_TOKEN_PATTERN.test(text)) return null;
-  const token = await findApiTokenByHash(db, hashToken(text));
-  if (token === null || token.revoked_at !== null) return null;
+  const found = await findApiTokenWithOwnerByHash(db, hashToken(text));
+  if (found === null) return null;
+  const { token, owner } = found;
+  if (token.revoked_at !== null) return null;
   const nowIso = now.toISOString();
   if (token.expires_at <= nowIso) return null;
-  const owner = await findTokenOwner(db, token.user_id);
-  if (owner === null || owner.disabled_at !== null) return null;
+  if (owner.disabled_at !== null) return null;
   if (
     token.last_used_at === null ||
     now.getTime() - Date.parse(token.last_used_at) >= TOKEN_TOUCH_INTERVAL_MS

@@ -4,7 +4,7 @@ import { notFound } from "../lib/errors.js";
 import type { Action, VaultRole } from "../policy/policy.js";
 import { authorize } from "../policy/policy.js";
 import type { VaultRow } from "./vaults.repository.js";
-import { findMemberRole, findVaultBySlug } from "./vaults.repository.js";
+import { findVaultWithMemberRole } from "./vaults.repository.js";
 
 /** A vault the caller is allowed to act on, with the caller's role in it. */
 export interface VaultAccess {
@@ -22,9 +22,9 @@ export async function authorizeVault(
   slug: string,
   action: Action,
 ): Promise<VaultAccess> {
-  const vault = await findVaultBySlug(db, slug);
-  if (vault === null) throw notFound();
-  const role = await findMemberRole(db, vault.id, actor.userId);
+  const found = await findVaultWithMemberRole(db, slug, actor.userId);
+  if (found === null) throw notFound();
+  const { vault, role } = found;
   authorize(actor, action, { vaultId: vault.id, role });
   // authorize() only allows members, so the role is set here.
   return { vault, role: role ?? "viewer" };

@@ -80,19 +80,75 @@ export async function insertVersion(db: Kysely<Database>, row: SecretVersionRow)
   await db.insertInto("secret_versions").values(row).execute();
 }
 
-export async function findVersion(
+/**
+ * A secret of a vault by name with one of its versions — version `version`, or the current
+ * one when undefined — in one query. Null when there is no such secret; `version` is null
+ * when the secret has no such version.
+ */
+export async function findSecretWithVersion(
   db: Kysely<Database>,
-  secretId: string,
-  version: number,
-): Promise<SecretVersionRow | null> {
-  return (
-    (await db
-      .selectFrom("secret_versions")
-      .selectAll()
-      .where("secret_id", "=", secretId)
-      .where("version", "=", version)
-      .executeTakeFirst()) ?? null
-  );
+  vaultId: string,
+  name: string,
+  version: number | undefined,
+): Promise<{ secret: SecretRow; version: SecretVersionRow | null } | null> {
+  const row = await db
+    .selectFrom("secrets")
+    .leftJoin("secret_versions", (join) => {
+      const bySecret = join.onRef("secret_versions.secret_id", "=", "secrets.id");
+      return version === undefined
+        ? bySecret.onRef("secret_versions.version", "=", "secrets.current_version")
+        : bySecret.on("secret_versions.version", "=", version);
+    })
+    .selectAll("secrets")
+    .select([
+      "secret_versions.id as v_id",
+      "secret_versions.version as v_version",
+      "secret_versions.key_id as v_key_id",
+      "secret_versions.wrapped_key as v_wrapped_key",
+      "secret_versions.nonce as v_nonce",
+      "secret_versions.ciphertext as v_ciphertext",
+      "secret_versions.note_ciphertext as v_note_ciphertext",
+      "secret_versions.created_by as v_created_by",
+      "secret_versions.created_at as v_created_at",
+    ])
+    .where("secrets.vault_id", "=", vaultId)
+    .where("secrets.name", "=", name)
+    .executeTakeFirst();
+  if (row === undefined) return null;
+  const {
+    v_id,
+    v_version,
+    v_key_id,
+    v_wrapped_key,
+    v_nonce,
+    v_ciphertext,
+    v_note_ciphertext,
+    v_created_by,
+    v_created_at,
+    ...secret
+  } = row;
+  const found =
+    v_id === null ||
+    v_version === null ||
+    v_key_id === null ||
+    v_wrapped_key === null ||
+    v_nonce === null ||
+    v_ciphertext === null ||
+    v_created_at === null
+      ? null
+      : {
+          id: v_id,
+          secret_id: secret.id,
+          version: v_version,
+          key_id: v_key_id,
+          wrapped_key: v_wrapped_key,
+          nonce: v_nonce,
+          ciphertext: v_ciphertext,
+          note_ciphertext: v_note_ciphertext,
+          created_by: v_created_by,
+          created_at: v_created_at,
+        };
+  return { secret, version: found };
 }
 
 export async function listVersions(

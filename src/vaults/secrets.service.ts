@@ -16,7 +16,7 @@ import {
   deleteVersionsUpTo,
   findSecret,
   findSecretForUpdate,
-  findVersion,
+  findSecretWithVersion,
   insertSecret,
   insertVersion,
   listSecretsPage,
@@ -304,10 +304,11 @@ export async function revealSecret(
   note: string | null;
   createdAt: string;
 }> {
-  const secret = await findSecretOrThrow(db, access, name);
-  const version = versionNumber ?? secret.current_version;
-  const row = await findVersion(db, secret.id, version);
+  const found = await findSecretWithVersion(db, access.vault.id, name, versionNumber);
+  if (found === null) throw notFound("There is no such secret.");
+  const { secret, version: row } = found;
   if (row === null) throw notFound("There is no such version.");
+  const version = row.version;
   let opened: { value: Buffer; note: Buffer | null };
   try {
     opened = openSecretVersion(

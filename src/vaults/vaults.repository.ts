@@ -14,6 +14,37 @@ export async function findVaultBySlug(
   );
 }
 
+/**
+ * The vault named `slug` with `userId`'s role in it (null: not a member), in one query;
+ * null when there is no such vault.
+ */
+export async function findVaultWithMemberRole(
+  db: Kysely<Database>,
+  slug: string,
+  userId: string,
+): Promise<{ vault: VaultRow; role: VaultRole | null } | null> {
+  const row = await db
+    .selectFrom("vaults")
+    .leftJoin("vault_members", (join) =>
+      join
+        .onRef("vault_members.vault_id", "=", "vaults.id")
+        .on("vault_members.user_id", "=", userId),
+    )
+    .select([
+      "vaults.id",
+      "vaults.slug",
+      "vaults.description",
+      "vaults.created_at",
+      "vaults.updated_at",
+      "vault_members.role",
+    ])
+    .where("vaults.slug", "=", slug)
+    .executeTakeFirst();
+  if (row === undefined) return null;
+  const { role, ...vault } = row;
+  return { vault, role };
+}
+
 /** The user's role in a vault, or null when not a member. */
 export async function findMemberRole(
   db: Kysely<Database>,
