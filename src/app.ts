@@ -97,7 +97,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     reply.header("x-request-id", request.id);
   });
 
-  await registerSecurityHeaders(app, { upgradeInsecureRequests: config.publicUrlIsHttps });
+  registerSecurityHeaders(app, { upgradeInsecureRequests: config.publicUrlIsHttps });
   registerMethodGuard(app);
   registerJsonBodyParser(app);
   registerZodCompilers(app);

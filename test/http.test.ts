@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import helmet from "@fastify/helmet";
+import Fastify from "fastify";
 import { z } from "zod";
+import { staticSecurityHeaders } from "../src/http/security-headers.js";
 import type { ZodTypeProvider } from "../src/http/zod.js";
 import type { TestApp } from "./helpers/app.js";
 import { createTestApp } from "./helpers/app.js";
@@ -90,6 +93,59 @@ describe("security headers", () => {
         response.headers,
         `${request.method} ${request.url} (${response.statusCode})`,
       );
+    }
+  });
+
+  it("are exactly the ones helmet sends for the same settings", async () => {
+    for (const upgradeInsecureRequests of [false, true]) {
+      const reference = Fastify();
+      await reference.register(helmet, {
+        global: true,
+        contentSecurityPolicy: {
+          useDefaults: false,
+          directives: {
+            defaultSrc: ["'self'"],
+            scriptSrc: ["'self'"],
+            styleSrc: ["'self'"],
+            imgSrc: ["'self'", "data:"],
+            fontSrc: ["'self'"],
+            connectSrc: ["'self'"],
+            objectSrc: ["'none'"],
+            baseUri: ["'none'"],
+            frameAncestors: ["'none'"],
+            formAction: ["'self'"],
+            ...(upgradeInsecureRequests ? { upgradeInsecureRequests: [] } : {}),
+          },
+        },
+        strictTransportSecurity: false,
+        frameguard: { action: "deny" },
+        referrerPolicy: { policy: "no-referrer" },
+        crossOriginOpenerPolicy: { policy: "same-origin" },
+        crossOriginResourcePolicy: { policy: "same-origin" },
+        crossOriginEmbedderPolicy: { policy: "require-corp" },
+        xXssProtection: true,
+      });
+      reference.get("/", async () => ({ ok: true }));
+      const sent = (await reference.inject({ url: "/" })).headers;
+      await reference.close();
+      const fromHelmet = Object.fromEntries(
+        Object.entries(sent).filter(
+          ([name]) =>
+            !["content-type", "content-length", "date", "connection", "keep-alive"].includes(name),
+        ),
+      );
+      const ours = Object.fromEntries(
+        staticSecurityHeaders({ upgradeInsecureRequests }).map(([name, value]) => [
+          name.toLowerCase(),
+          value,
+        ]),
+      );
+      assert.deepEqual(ours, fromHelmet, `upgradeInsecureRequests: ${upgradeInsecureRequests}`);
+    }
+    // And the app sends them all.
+    const response = await t.app.inject({ url: "/healthz" });
+    for (const [name, value] of staticSecurityHeaders({ upgradeInsecureRequests: false })) {
+      assert.equal(response.headers[name.toLowerCase()], value, name);
     }
   });
 

@@ -1,4 +1,3 @@
-import helmet from "@fastify/helmet";
 import type { FastifyInstance } from "fastify";
 
 /**
@@ -39,53 +38,73 @@ export interface SecurityHeaderOptions {
 }
 
 /**
+ * The Content-Security-Policy: our own origin only, no plugins, no framing, no `<base>`, and
+ * forms posting only to us. `upgrade-insecure-requests` is added when the public URL is https.
+ */
+const CSP_DIRECTIVES = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+];
+
+/**
+ * The headers helmet (v8) sends for our settings (the CSP above, frameguard `deny`,
+ * `no-referrer`, same-origin COOP and CORP, `require-corp` COEP, HSTS off: see below),
+ * computed once: `@fastify/helmet` built helmet's middleware again, CSP parsing included, on
+ * every request. `test/http.test.ts` checks them against helmet's own output.
+ */
+export function staticSecurityHeaders(
+  options: SecurityHeaderOptions,
+): ReadonlyArray<readonly [string, string]> {
+  const csp = options.upgradeInsecureRequests
+    ? [...CSP_DIRECTIVES, "upgrade-insecure-requests"]
+    : CSP_DIRECTIVES;
+  return [
+    ["Content-Security-Policy", csp.join(";")],
+    ["Cross-Origin-Embedder-Policy", "require-corp"],
+    ["Cross-Origin-Opener-Policy", "same-origin"],
+    ["Cross-Origin-Resource-Policy", "same-origin"],
+    ["Origin-Agent-Cluster", "?1"],
+    ["Referrer-Policy", "no-referrer"],
+    // Strict-Transport-Security is added per request, below: only over HTTPS.
+    ["X-Content-Type-Options", "nosniff"],
+    ["X-DNS-Prefetch-Control", "off"],
+    ["X-Download-Options", "noopen"],
+    ["X-Frame-Options", "DENY"],
+    ["X-Permitted-Cross-Domain-Policies", "none"],
+    // `0`: the old XSS auditor is itself an information-leak vector.
+    ["X-XSS-Protection", "0"],
+  ];
+}
+
+const HSTS = `max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`;
+
+/**
  * Security headers on every response — pages, JSON, errors, 404s and static files alike —
- * through @fastify/helmet, plus what helmet does not send: Permissions-Policy, HSTS only on
+ * in one onRequest hook: what helmet sends for our settings, Permissions-Policy, HSTS only on
  * requests that really arrived over HTTPS (directly or via a trusted proxy), and
  * `Cache-Control: no-store` by default so nothing is cached unless a route opts in.
  */
-export async function registerSecurityHeaders(
+export function registerSecurityHeaders(
   app: FastifyInstance,
   options: SecurityHeaderOptions,
-): Promise<void> {
-  await app.register(helmet, {
-    global: true,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", "data:"],
-        fontSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-        ...(options.upgradeInsecureRequests ? { upgradeInsecureRequests: [] } : {}),
-      },
-    },
-    // HSTS is added below, per request, only when the request came over HTTPS: sending it on
-    // plain http is ignored by browsers and misleads people reading the headers.
-    strictTransportSecurity: false,
-    frameguard: { action: "deny" },
-    referrerPolicy: { policy: "no-referrer" },
-    crossOriginOpenerPolicy: { policy: "same-origin" },
-    crossOriginResourcePolicy: { policy: "same-origin" },
-    crossOriginEmbedderPolicy: { policy: "require-corp" },
-    // Sends `X-XSS-Protection: 0`: the old auditor is itself an information-leak vector.
-    xXssProtection: true,
-  });
-
-  app.addHook("onRequest", async (request, reply) => {
+): void {
+  const helmetHeaders = staticSecurityHeaders(options);
+  app.addHook("onRequest", (request, reply, done) => {
+    // On the raw response, where helmet put them.
+    const raw = reply.raw;
+    for (const [name, value] of helmetHeaders) raw.setHeader(name, value);
+    raw.removeHeader("X-Powered-By");
     reply.header("permissions-policy", PERMISSIONS_POLICY);
     reply.header("cache-control", "no-store");
-    if (request.protocol === "https") {
-      reply.header(
-        "strict-transport-security",
-        `max-age=${HSTS_MAX_AGE_SECONDS}; includeSubDomains`,
-      );
-    }
+    if (request.protocol === "https") reply.header("strict-transport-security", HSTS);
+    done();
   });
 }
