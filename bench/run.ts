@@ -19,11 +19,22 @@ if (values.seconds !== undefined) sizes.seconds = Number(values.seconds);
 if (values["scale-large"] !== undefined) sizes.scaleLarge = Number(values["scale-large"]);
 
 const tty = process.stderr.isTTY === true;
+let lastLogged = "";
 const report = await runBench({
   sizes,
   log: (line) => process.stderr.write(`${tty ? "\r\x1b[K" : ""}${line}\n`),
+  // A bar redrawn in place on a terminal; elsewhere (CI logs, a file) a line per tenth of it.
   progress: (line) => {
-    if (tty) process.stderr.write(`\r\x1b[K${line}`);
+    if (tty) {
+      process.stderr.write(`\r\x1b[K${line}`);
+      return;
+    }
+    const filled = line.match(/#/g)?.length ?? 0;
+    const tenth = `${line.split(" [")[0]} ${Math.floor(filled / 3)}`;
+    if (tenth !== lastLogged) {
+      lastLogged = tenth;
+      process.stderr.write(`${line}\n`);
+    }
   },
 });
 console.log(formatTable(report));

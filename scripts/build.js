@@ -7,7 +7,7 @@
 //
 // bin/strongroom.js uses dist/ only while it is newer than every file in src/ (see
 // `isBuildFresh`), so an edited source is never shadowed by an old build.
-import { cpSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { build } from "esbuild";
 
@@ -15,18 +15,19 @@ const root = new URL("..", import.meta.url).pathname;
 const src = join(root, "src");
 const dist = join(root, "dist");
 
-function sources(dir) {
+/** Files under `dir` (outside web/static) whose names match `pattern`, tests excluded. */
+function sources(dir, pattern) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === "static" ? [] : sources(path);
-    return /\.tsx?$/.test(entry.name) && !/\.test\.tsx?$/.test(entry.name) ? [path] : [];
+    if (entry.isDirectory()) return entry.name === "static" ? [] : sources(path, pattern);
+    return pattern.test(entry.name) && !/\.test\.[jt]sx?$/.test(entry.name) ? [path] : [];
   });
 }
 
 const started = performance.now();
 rmSync(dist, { recursive: true, force: true });
 await build({
-  entryPoints: sources(src),
+  entryPoints: sources(src, /\.tsx?$/),
   outdir: dist,
   outbase: src,
   format: "esm",
@@ -38,6 +39,12 @@ await build({
   logLevel: "warning",
 });
 cpSync(join(src, "web", "static"), join(dist, "web", "static"), { recursive: true });
+// Plain JavaScript in src/ (worker threads' entry points, which tsx cannot load) as it is.
+for (const file of sources(src, /\.js$/)) {
+  const target = join(dist, relative(src, file));
+  mkdirSync(join(target, ".."), { recursive: true });
+  cpSync(file, target);
+}
 // Written last: a build that failed half-way has no stamp and is never used.
 writeFileSync(join(dist, "BUILD"), `${new Date().toISOString()}\n`);
 console.log(

@@ -2,8 +2,8 @@
  * Password hashing: Argon2id (RFC 9106) in PHC string form, with verification of imported
  * bcrypt/Werkzeug hashes and a rehash signal so old hashes are upgraded at the next login.
  *
- * @node-rs/argon2's async `hash`/`verify` run on the libuv thread pool, so a login never blocks
- * the event loop; the sync variants must not be used here.
+ * Hashing runs on worker threads at a lower CPU priority than the event loop (argon2-pool.ts),
+ * so a login never blocks the event loop and a flood of them does not starve other requests.
  *
  * New hashes are computed over the NFKC form of the password (NIST SP 800-63B-4 §3.1.1.2), so
  * the same password typed on keyboards that produce composed or decomposed accents still
@@ -12,7 +12,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Algorithm, Version } from "@node-rs/argon2";
-import { hash, verify } from "@node-rs/argon2";
+import { argon2Hash, argon2Verify } from "./argon2-pool.js";
 import { isVerifiableLegacyHash, verifyLegacyPasswordHash } from "./legacy-passwords.js";
 
 // The package declares Algorithm and Version as ambient const enums, which cannot be read at
@@ -101,7 +101,7 @@ export async function hashPassword(password: string, params: Argon2Parameters): 
   if (isTooLong(password)) {
     throw new RangeError(`password is longer than ${MAX_PASSWORD_LENGTH} characters`);
   }
-  return await hash(encodePassword(password), {
+  return await argon2Hash(encodePassword(password), {
     algorithm: ARGON2ID,
     version: VERSION_0X13,
     memoryCost: params.memoryKiB,
@@ -195,7 +195,7 @@ function encodePassword(password: string): Buffer {
 
 async function verifyArgon2(stored: string, password: string): Promise<boolean> {
   try {
-    return await verify(stored, encodePassword(password));
+    return await argon2Verify(stored, encodePassword(password));
   } catch {
     // The library rejects on hashes it cannot decode (bad base64, salt too short, …); that is
     // a failed login, not a server error.
