@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { precompiled } from "../db/precompiled.js";
 import type { Database } from "../db/schema.js";
 
 /** An audit row as stored. */
@@ -32,14 +33,13 @@ const SEQUENCED_COLUMNS = [
   "hash",
 ] as const;
 
+const selectLastAuditHash = precompiled((db: Kysely<Database>) =>
+  db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1),
+);
+
 /** The hash of the newest event, or null when the log is empty. */
 export async function findLastAuditHash(db: Kysely<Database>): Promise<string | null> {
-  const row = await db
-    .selectFrom("audit_events")
-    .select("hash")
-    .orderBy("seq", "desc")
-    .limit(1)
-    .executeTakeFirst();
+  const [row] = await selectLastAuditHash(db);
   return row?.hash ?? null;
 }
 

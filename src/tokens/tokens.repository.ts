@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
 import { z } from "zod";
+import { precompiled } from "../db/precompiled.js";
 import type { ApiTokensTable, Database } from "../db/schema.js";
 
 /** A stored token row, with its scopes parsed. */
@@ -89,11 +90,8 @@ export interface ApiTokenWithOwner {
  * The token whose hash is `tokenHash` and its owner's current name, role and status, in one
  * query; null when no token has this hash (or its owner is gone).
  */
-export async function findApiTokenWithOwnerByHash(
-  db: Kysely<Database>,
-  tokenHash: string,
-): Promise<ApiTokenWithOwner | null> {
-  const row = await db
+const selectApiTokenWithOwner = precompiled((db: Kysely<Database>, tokenHash: string) =>
+  db
     .selectFrom("api_tokens")
     .innerJoin("users", "users.id", "api_tokens.user_id")
     .select([
@@ -107,8 +105,14 @@ export async function findApiTokenWithOwnerByHash(
       "users.role",
       "users.disabled_at",
     ])
-    .where("api_tokens.token_hash", "=", tokenHash)
-    .executeTakeFirst();
+    .where("api_tokens.token_hash", "=", tokenHash),
+);
+
+export async function findApiTokenWithOwnerByHash(
+  db: Kysely<Database>,
+  tokenHash: string,
+): Promise<ApiTokenWithOwner | null> {
+  const [row] = await selectApiTokenWithOwner(db, tokenHash);
   if (row === undefined) return null;
   return {
     token: {

@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import { dialectOf } from "../db/dialect.js";
+import { precompiled } from "../db/precompiled.js";
 import type { Database, SecretsTable, SecretVersionsTable } from "../db/schema.js";
 
 export type SecretRow = Selectable<SecretsTable>;
@@ -85,35 +86,58 @@ export async function insertVersion(db: Kysely<Database>, row: SecretVersionRow)
  * one when undefined — in one query. Null when there is no such secret; `version` is null
  * when the secret has no such version.
  */
+const VERSION_COLUMNS = [
+  "secret_versions.id as v_id",
+  "secret_versions.version as v_version",
+  "secret_versions.key_id as v_key_id",
+  "secret_versions.wrapped_key as v_wrapped_key",
+  "secret_versions.nonce as v_nonce",
+  "secret_versions.ciphertext as v_ciphertext",
+  "secret_versions.note_ciphertext as v_note_ciphertext",
+  "secret_versions.created_by as v_created_by",
+  "secret_versions.created_at as v_created_at",
+] as const;
+
+const selectSecretWithCurrentVersion = precompiled(
+  (db: Kysely<Database>, vaultId: string, name: string) =>
+    db
+      .selectFrom("secrets")
+      .leftJoin("secret_versions", (join) =>
+        join
+          .onRef("secret_versions.secret_id", "=", "secrets.id")
+          .onRef("secret_versions.version", "=", "secrets.current_version"),
+      )
+      .selectAll("secrets")
+      .select(VERSION_COLUMNS)
+      .where("secrets.vault_id", "=", vaultId)
+      .where("secrets.name", "=", name),
+);
+
+const selectSecretWithVersion = precompiled(
+  (db: Kysely<Database>, vaultId: string, name: string, version: number) =>
+    db
+      .selectFrom("secrets")
+      .leftJoin("secret_versions", (join) =>
+        join
+          .onRef("secret_versions.secret_id", "=", "secrets.id")
+          .on("secret_versions.version", "=", version),
+      )
+      .selectAll("secrets")
+      .select(VERSION_COLUMNS)
+      .where("secrets.vault_id", "=", vaultId)
+      .where("secrets.name", "=", name),
+);
+
 export async function findSecretWithVersion(
   db: Kysely<Database>,
   vaultId: string,
   name: string,
   version: number | undefined,
 ): Promise<{ secret: SecretRow; version: SecretVersionRow | null } | null> {
-  const row = await db
-    .selectFrom("secrets")
-    .leftJoin("secret_versions", (join) => {
-      const bySecret = join.onRef("secret_versions.secret_id", "=", "secrets.id");
-      return version === undefined
-        ? bySecret.onRef("secret_versions.version", "=", "secrets.current_version")
-        : bySecret.on("secret_versions.version", "=", version);
-    })
-    .selectAll("secrets")
-    .select([
-      "secret_versions.id as v_id",
-      "secret_versions.version as v_version",
-      "secret_versions.key_id as v_key_id",
-      "secret_versions.wrapped_key as v_wrapped_key",
-      "secret_versions.nonce as v_nonce",
-      "secret_versions.ciphertext as v_ciphertext",
-      "secret_versions.note_ciphertext as v_note_ciphertext",
-      "secret_versions.created_by as v_created_by",
-      "secret_versions.created_at as v_created_at",
-    ])
-    .where("secrets.vault_id", "=", vaultId)
-    .where("secrets.name", "=", name)
-    .executeTakeFirst();
+  const [row] =
+    version === undefined
+      ? await selectSecretWithCurrentVersion(db, vaultId, name)
+      : await selectSecretWithVersion(db, vaultId, name, version);
   if (row === undefined) return null;
   const {
     v_id,

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
 import { dialectOf } from "../db/dialect.js";
+import { precompiled } from "../db/precompiled.js";
 import type { Database, VaultMembersTable, VaultRole, VaultsTable } from "../db/schema.js";
 
 export type VaultRow = Selectable<VaultsTable>;
@@ -18,28 +19,32 @@ export async function findVaultBySlug(
  * The vault named `slug` with `userId`'s role in it (null: not a member), in one query;
  * null when there is no such vault.
  */
+const selectVaultWithMemberRole = precompiled(
+  (db: Kysely<Database>, slug: string, userId: string) =>
+    db
+      .selectFrom("vaults")
+      .leftJoin("vault_members", (join) =>
+        join
+          .onRef("vault_members.vault_id", "=", "vaults.id")
+          .on("vault_members.user_id", "=", userId),
+      )
+      .select([
+        "vaults.id",
+        "vaults.slug",
+        "vaults.description",
+        "vaults.created_at",
+        "vaults.updated_at",
+        "vault_members.role",
+      ])
+      .where("vaults.slug", "=", slug),
+);
+
 export async function findVaultWithMemberRole(
   db: Kysely<Database>,
   slug: string,
   userId: string,
 ): Promise<{ vault: VaultRow; role: VaultRole | null } | null> {
-  const row = await db
-    .selectFrom("vaults")
-    .leftJoin("vault_members", (join) =>
-      join
-        .onRef("vault_members.vault_id", "=", "vaults.id")
-        .on("vault_members.user_id", "=", userId),
-    )
-    .select([
-      "vaults.id",
-      "vaults.slug",
-      "vaults.description",
-      "vaults.created_at",
-      "vaults.updated_at",
-      "vault_members.role",
-    ])
-    .where("vaults.slug", "=", slug)
-    .executeTakeFirst();
+  const [row] = await selectVaultWithMemberRole(db, slug, userId);
   if (row === undefined) return null;
   const { role, ...vault } = row;
   return { vault, role };
