@@ -22,7 +22,19 @@ export async function authorizeVault(
   slug: string,
   action: Action,
 ): Promise<VaultAccess> {
-  const found = await findVaultWithMemberRole(db, slug, actor.userId);
+  return grantVaultAccess(actor, action, await findVaultWithMemberRole(db, slug, actor.userId));
+}
+
+/**
+ * The policy's half of {@link authorizeVault}, for callers that read the vault and the
+ * caller's role along with other rows: 404 when there is no such vault (`found` null) or the
+ * caller may not see it, 403 when they may see it but not do `action`.
+ */
+export function grantVaultAccess(
+  actor: Principal,
+  action: Action,
+  found: { vault: VaultRow; role: VaultRole | null } | null,
+): VaultAccess {
   if (found === null) throw notFound();
   const { vault, role } = found;
   authorize(actor, action, { vaultId: vault.id, role });

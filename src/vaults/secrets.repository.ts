@@ -1,10 +1,17 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import { dialectOf } from "../db/dialect.js";
 import { precompiled } from "../db/precompiled.js";
-import type { Database, SecretsTable, SecretVersionsTable } from "../db/schema.js";
+import type {
+  Database,
+  SecretsTable,
+  SecretVersionsTable,
+  VaultRole,
+  VaultsTable,
+} from "../db/schema.js";
 
 export type SecretRow = Selectable<SecretsTable>;
 export type SecretVersionRow = Selectable<SecretVersionsTable>;
+type VaultRow = Selectable<VaultsTable>;
 
 export async function findSecret(
   db: Kysely<Database>,
@@ -81,13 +88,10 @@ export async function insertVersion(db: Kysely<Database>, row: SecretVersionRow)
   await db.insertInto("secret_versions").values(row).execute();
 }
 
-/**
- * A secret of a vault by name with one of its versions — version `version`, or the current
- * one when undefined — in one query. Null when there is no such secret; `version` is null
- * when the secret has no such version.
- */
+/** A version's columns, prefixed `v_` so that they can sit beside a secret's in one row. */
 const VERSION_COLUMNS = [
   "secret_versions.id as v_id",
+  "secret_versions.secret_id as v_secret_id",
   "secret_versions.version as v_version",
   "secret_versions.key_id as v_key_id",
   "secret_versions.wrapped_key as v_wrapped_key",
@@ -98,6 +102,96 @@ const VERSION_COLUMNS = [
   "secret_versions.created_at as v_created_at",
 ] as const;
 
+/** A secret's columns, prefixed `s_` so that they can sit beside a vault's in one row. */
+const SECRET_COLUMNS = [
+  "secrets.id as s_id",
+  "secrets.vault_id as s_vault_id",
+  "secrets.name as s_name",
+  "secrets.type as s_type",
+  "secrets.current_version as s_current_version",
+  "secrets.expires_at as s_expires_at",
+  "secrets.created_by as s_created_by",
+  "secrets.created_at as s_created_at",
+  "secrets.updated_at as s_updated_at",
+] as const;
+
+/** The `v_*` columns of a left join with `secret_versions` (all null when none matched). */
+interface JoinedVersion {
+  v_id: string | null;
+  v_secret_id: string | null;
+  v_version: number | null;
+  v_key_id: string | null;
+  v_wrapped_key: Buffer | null;
+  v_nonce: Buffer | null;
+  v_ciphertext: Buffer | null;
+  v_note_ciphertext: Buffer | null;
+  v_created_by: string | null;
+  v_created_at: string | null;
+}
+
+/** The `s_*` columns of a left join with `secrets` (all null when none matched). */
+interface JoinedSecret {
+  s_id: string | null;
+  s_vault_id: string | null;
+  s_name: string | null;
+  s_type: string | null;
+  s_current_version: number | null;
+  s_expires_at: string | null;
+  s_created_by: string | null;
+  s_created_at: string | null;
+  s_updated_at: string | null;
+}
+
+function versionOf(row: JoinedVersion): SecretVersionRow | null {
+  if (
+    row.v_id === null ||
+    row.v_secret_id === null ||
+    row.v_version === null ||
+    row.v_key_id === null ||
+    row.v_wrapped_key === null ||
+    row.v_nonce === null ||
+    row.v_ciphertext === null ||
+    row.v_created_at === null
+  )
+    return null;
+  return {
+    id: row.v_id,
+    secret_id: row.v_secret_id,
+    version: row.v_version,
+    key_id: row.v_key_id,
+    wrapped_key: row.v_wrapped_key,
+    nonce: row.v_nonce,
+    ciphertext: row.v_ciphertext,
+    note_ciphertext: row.v_note_ciphertext,
+    created_by: row.v_created_by,
+    created_at: row.v_created_at,
+  };
+}
+
+function secretOf(row: JoinedSecret): SecretRow | null {
+  if (
+    row.s_id === null ||
+    row.s_vault_id === null ||
+    row.s_name === null ||
+    row.s_type === null ||
+    row.s_current_version === null ||
+    row.s_created_at === null ||
+    row.s_updated_at === null
+  )
+    return null;
+  return {
+    id: row.s_id,
+    vault_id: row.s_vault_id,
+    name: row.s_name,
+    type: row.s_type,
+    current_version: row.s_current_version,
+    expires_at: row.s_expires_at,
+    created_by: row.s_created_by,
+    created_at: row.s_created_at,
+    updated_at: row.s_updated_at,
+  };
+}
+
 const selectSecretWithCurrentVersion = precompiled(
   (db: Kysely<Database>, vaultId: string, name: string) =>
     db
@@ -107,7 +201,7 @@ const selectSecretWithCurrentVersion = precompiled(
           .onRef("secret_versions.secret_id", "=", "secrets.id")
           .onRef("secret_versions.version", "=", "secrets.current_version"),
       )
-      .selectAll("secrets")
+      .select(SECRET_COLUMNS)
       .select(VERSION_COLUMNS)
       .where("secrets.vault_id", "=", vaultId)
       .where("secrets.name", "=", name),
@@ -122,12 +216,17 @@ const selectSecretWithVersion = precompiled(
           .onRef("secret_versions.secret_id", "=", "secrets.id")
           .on("secret_versions.version", "=", version),
       )
-      .selectAll("secrets")
+      .select(SECRET_COLUMNS)
       .select(VERSION_COLUMNS)
       .where("secrets.vault_id", "=", vaultId)
       .where("secrets.name", "=", name),
 );
 
+/**
+ * A secret of a vault by name with one of its versions — version `version`, or the current
+ * one when undefined — in one query. Null when there is no such secret; `version` is null
+ * when the secret has no such version.
+ */
 export async function findSecretWithVersion(
   db: Kysely<Database>,
   vaultId: string,
@@ -138,41 +237,103 @@ export async function findSecretWithVersion(
     version === undefined
       ? await selectSecretWithCurrentVersion(db, vaultId, name)
       : await selectSecretWithVersion(db, vaultId, name, version);
+  const secret = row === undefined ? null : secretOf(row);
+  return row === undefined || secret === null ? null : { secret, version: versionOf(row) };
+}
+
+/** A vault with the caller's role in it and, when they exist, a secret and one version. */
+export interface VaultSecretVersion {
+  vault: VaultRow;
+  /** Null: the caller is not a member. */
+  role: VaultRole | null;
+  secret: SecretRow | null;
+  version: SecretVersionRow | null;
+}
+
+const VAULT_COLUMNS = [
+  "vaults.id",
+  "vaults.slug",
+  "vaults.description",
+  "vaults.created_at",
+  "vaults.updated_at",
+  "vault_members.role",
+] as const;
+
+const selectVaultSecretWithCurrentVersion = precompiled(
+  (db: Kysely<Database>, slug: string, userId: string, name: string) =>
+    db
+      .selectFrom("vaults")
+      .leftJoin("vault_members", (join) =>
+        join
+          .onRef("vault_members.vault_id", "=", "vaults.id")
+          .on("vault_members.user_id", "=", userId),
+      )
+      .leftJoin("secrets", (join) =>
+        join.onRef("secrets.vault_id", "=", "vaults.id").on("secrets.name", "=", name),
+      )
+      .leftJoin("secret_versions", (join) =>
+        join
+          .onRef("secret_versions.secret_id", "=", "secrets.id")
+          .onRef("secret_versions.version", "=", "secrets.current_version"),
+      )
+      .select(VAULT_COLUMNS)
+      .select(SECRET_COLUMNS)
+      .select(VERSION_COLUMNS)
+      .where("vaults.slug", "=", slug),
+);
+
+const selectVaultSecretWithVersion = precompiled(
+  (db: Kysely<Database>, slug: string, userId: string, name: string, version: number) =>
+    db
+      .selectFrom("vaults")
+      .leftJoin("vault_members", (join) =>
+        join
+          .onRef("vault_members.vault_id", "=", "vaults.id")
+          .on("vault_members.user_id", "=", userId),
+      )
+      .leftJoin("secrets", (join) =>
+        join.onRef("secrets.vault_id", "=", "vaults.id").on("secrets.name", "=", name),
+      )
+      .leftJoin("secret_versions", (join) =>
+        join
+          .onRef("secret_versions.secret_id", "=", "secrets.id")
+          .on("secret_versions.version", "=", version),
+      )
+      .select(VAULT_COLUMNS)
+      .select(SECRET_COLUMNS)
+      .select(VERSION_COLUMNS)
+      .where("vaults.slug", "=", slug),
+);
+
+/**
+ * What revealing needs, in one query: the vault named `slug`, `userId`'s role in it, the
+ * secret `name` in it and its version `version` (the current one when undefined). Null when
+ * there is no such vault. Nothing here is a decision: the caller asks the policy first.
+ */
+export async function findVaultSecretVersion(
+  db: Kysely<Database>,
+  slug: string,
+  userId: string,
+  name: string,
+  version: number | undefined,
+): Promise<VaultSecretVersion | null> {
+  const [row] =
+    version === undefined
+      ? await selectVaultSecretWithCurrentVersion(db, slug, userId, name)
+      : await selectVaultSecretWithVersion(db, slug, userId, name, version);
   if (row === undefined) return null;
-  const {
-    v_id,
-    v_version,
-    v_key_id,
-    v_wrapped_key,
-    v_nonce,
-    v_ciphertext,
-    v_note_ciphertext,
-    v_created_by,
-    v_created_at,
-    ...secret
-  } = row;
-  const found =
-    v_id === null ||
-    v_version === null ||
-    v_key_id === null ||
-    v_wrapped_key === null ||
-    v_nonce === null ||
-    v_ciphertext === null ||
-    v_created_at === null
-      ? null
-      : {
-          id: v_id,
-          secret_id: secret.id,
-          version: v_version,
-          key_id: v_key_id,
-          wrapped_key: v_wrapped_key,
-          nonce: v_nonce,
-          ciphertext: v_ciphertext,
-          note_ciphertext: v_note_ciphertext,
-          created_by: v_created_by,
-          created_at: v_created_at,
-        };
-  return { secret, version: found };
+  return {
+    vault: {
+      id: row.id,
+      slug: row.slug,
+      description: row.description,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    },
+    role: row.role,
+    secret: secretOf(row),
+    version: versionOf(row),
+  };
 }
 
 export async function listVersions(

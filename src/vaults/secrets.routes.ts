@@ -13,7 +13,7 @@ import {
   listSecretVersions,
   putSecret,
   restoreVersion,
-  revealSecret,
+  revealSecretInVault,
 } from "./secrets.service.js";
 import { actingFrom } from "./vaults.routes.js";
 import {
@@ -114,9 +114,14 @@ export async function secretRoutes(
     { schema: { params: secretParams, response: { 200: secretValueResponse } } },
     async (request, reply) => {
       const acting = actingFrom(request, now);
-      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.reveal");
-      const revealed = await revealSecret(db, keys, acting, access, request.params.name);
-      // Outside a transaction, revealSecret's audit event is committed once it returns.
+      const revealed = await revealSecretInVault(
+        db,
+        keys,
+        acting,
+        request.params.vault,
+        request.params.name,
+      );
+      // Outside a transaction, revealSecretInVault's audit event is committed once it returns.
       countAuditEvent("secret.reveal");
       reply.header("cache-control", "no-store");
       reply.header("etag", `"${revealed.version}"`);
@@ -155,12 +160,11 @@ export async function secretRoutes(
     { schema: { params: versionParams, response: { 200: secretValueResponse } } },
     async (request, reply) => {
       const acting = actingFrom(request, now);
-      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.reveal");
-      const revealed = await revealSecret(
+      const revealed = await revealSecretInVault(
         db,
         keys,
         acting,
-        access,
+        request.params.vault,
         request.params.name,
         request.params.n,
       );

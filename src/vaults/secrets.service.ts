@@ -9,14 +9,16 @@ import { AppError, badRequest, notFound } from "../lib/errors.js";
 import { randomId } from "../lib/random.js";
 import type { SecretBytes } from "../lib/secret-bytes.js";
 import type { VaultAccess } from "./access.js";
+import { grantVaultAccess } from "./access.js";
 import { openSecretVersion, sealSecretVersion } from "./secret-crypto.js";
-import type { SecretRow } from "./secrets.repository.js";
+import type { SecretRow, SecretVersionRow } from "./secrets.repository.js";
 import {
   deleteSecretRow,
   deleteVersionsUpTo,
   findSecret,
   findSecretForUpdate,
   findSecretWithVersion,
+  findVaultSecretVersion,
   insertSecret,
   insertVersion,
   listSecretsPage,
@@ -286,6 +288,15 @@ export async function findSecretOrThrow(
   return secret;
 }
 
+/** A revealed version, its value and note decrypted. */
+export interface RevealedSecret {
+  secret: SecretRow;
+  version: number;
+  value: string;
+  note: string | null;
+  createdAt: string;
+}
+
 /**
  * Reveals one version (the current one by default): decrypts it and records the reveal in
  * the audit log. A value that fails authentication is an `integrity-error`, never a 500.
@@ -297,16 +308,41 @@ export async function revealSecret(
   access: VaultAccess,
   name: string,
   versionNumber?: number,
-): Promise<{
-  secret: SecretRow;
-  version: number;
-  value: string;
-  note: string | null;
-  createdAt: string;
-}> {
+): Promise<RevealedSecret> {
   const found = await findSecretWithVersion(db, access.vault.id, name, versionNumber);
   if (found === null) throw notFound("There is no such secret.");
-  const { secret, version: row } = found;
+  return openAndRecord(db, keys, acting, access, name, found.secret, found.version, versionNumber);
+}
+
+/**
+ * {@link revealSecret} for a vault named by slug, asking the policy for `secret.reveal` on
+ * the way: the vault, the caller's role, the secret and the version are read in one query
+ * (the reveal routes' hot path). Answers exactly as authorizeVault then revealSecret would.
+ */
+export async function revealSecretInVault(
+  db: Db,
+  keys: SecretKeys,
+  acting: Acting,
+  slug: string,
+  name: string,
+  versionNumber?: number,
+): Promise<RevealedSecret> {
+  const found = await findVaultSecretVersion(db, slug, acting.actor.userId, name, versionNumber);
+  const access = grantVaultAccess(acting.actor, "secret.reveal", found);
+  if (found === null || found.secret === null) throw notFound("There is no such secret.");
+  return openAndRecord(db, keys, acting, access, name, found.secret, found.version, versionNumber);
+}
+
+async function openAndRecord(
+  db: Db,
+  keys: SecretKeys,
+  acting: Acting,
+  access: VaultAccess,
+  name: string,
+  secret: SecretRow,
+  row: SecretVersionRow | null,
+  versionNumber: number | undefined,
+): Promise<RevealedSecret> {
   if (row === null) throw notFound("There is no such version.");
   const version = row.version;
   let opened: { value: Buffer; note: Buffer | null };
@@ -320,23 +356,26 @@ export async function revealSecret(
     if (error instanceof DecryptionError) throw integrityError(error);
     throw error;
   }
-  await auditAction(
-    db,
-    acting,
-    versionNumber === undefined ? "secret.reveal" : "secret.reveal-version",
-    `${access.vault.slug}/${name}`,
-    { version },
-  );
-  const result = {
-    secret,
-    version,
-    value: opened.value.toString("utf8"),
-    note: opened.note?.toString("utf8") ?? null,
-    createdAt: row.created_at,
-  };
-  opened.value.fill(0);
-  opened.note?.fill(0);
-  return result;
+  try {
+    // The event is committed before the value is handed back; if it cannot be, nothing is.
+    await auditAction(
+      db,
+      acting,
+      versionNumber === undefined ? "secret.reveal" : "secret.reveal-version",
+      `${access.vault.slug}/${name}`,
+      { version },
+    );
+    return {
+      secret,
+      version,
+      value: opened.value.toString("utf8"),
+      note: opened.note?.toString("utf8") ?? null,
+      createdAt: row.created_at,
+    };
+  } finally {
+    opened.value.fill(0);
+    opened.note?.fill(0);
+  }
 }
 
 export async function listSecretVersions(

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
 import { verifyAuditChain } from "../../src/audit/index.js";
 import type { SignedIn } from "../helpers/accounts.js";
 import { asSession, createTestUser, signIn } from "../helpers/accounts.js";
@@ -330,6 +331,67 @@ describe("secrets", () => {
       t.logs.some((line) => line.includes("integrity-error")),
       "logged",
     );
+  });
+
+  it("a reveal names what is missing, and refuses a token outside its scope", async () => {
+    await call(owner, "PUT", "/vaults/vault-a/secrets/ANSWERS", { value: "answer-value" });
+    const detail = async (url: string) => {
+      const response = await call(owner, "GET", url);
+      return [response.statusCode, JSON.parse(response.body).detail];
+    };
+    assert.deepEqual(await detail("/vaults/vault-a/secrets/NOT_THERE"), [
+      404,
+      "There is no such secret.",
+    ]);
+    assert.deepEqual(await detail("/vaults/vault-a/secrets/ANSWERS/versions/7"), [
+      404,
+      "There is no such version.",
+    ]);
+    const [status] = await detail("/vaults/no-such-vault/secrets/ANSWERS");
+    assert.equal(status, 404);
+    // The same answer for a vault that exists but is not the caller's.
+    assert.deepEqual(
+      await detail("/vaults/vault-b/secrets/B_SECRET"),
+      await detail("/vaults/no-such-vault/secrets/B_SECRET"),
+    );
+    // A token scoped to vault B (its owner's) cannot reveal in vault A, though its owner can.
+    const token = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/me/tokens",
+      headers: asSession(outsider),
+      payload: {
+        name: "b-only",
+        scopes: [{ vault: "vault-b", permission: "read" }],
+        expiresInDays: 1,
+      },
+    });
+    assert.equal(token.statusCode, 201, token.body);
+    const bearer = { authorization: `Bearer ${JSON.parse(token.body).token}` };
+    const viaToken = (url: string) =>
+      t.app.inject({ method: "GET", url: `/api/v1${url}`, headers: bearer });
+    assert.equal((await viaToken("/vaults/vault-b/secrets/B_SECRET")).statusCode, 200);
+    assert.equal((await viaToken("/vaults/vault-a/secrets/ANSWERS")).statusCode, 404);
+  });
+
+  it("gives no value when the reveal's audit event cannot be committed", async () => {
+    await call(owner, "PUT", "/vaults/vault-a/secrets/AUDITED", { value: "audited-value" });
+    await sql`alter table audit_events rename to audit_events_away`.execute(t.database.db);
+    let responses: Awaited<ReturnType<typeof call>>[];
+    try {
+      responses = await Promise.all([
+        call(owner, "GET", "/vaults/vault-a/secrets/AUDITED"),
+        call(viewer, "GET", "/vaults/vault-a/secrets/AUDITED"),
+        call(owner, "GET", "/vaults/vault-a/secrets/AUDITED/versions/1"),
+      ]);
+    } finally {
+      await sql`alter table audit_events_away rename to audit_events`.execute(t.database.db);
+    }
+    for (const response of responses) {
+      assert.ok(response.statusCode >= 500, `${response.statusCode}`);
+      assert.ok(!response.body.includes("audited-value"));
+    }
+    const again = await call(owner, "GET", "/vaults/vault-a/secrets/AUDITED");
+    assert.equal(JSON.parse(again.body).value, "audited-value");
   });
 });
 
