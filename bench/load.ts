@@ -82,6 +82,62 @@ export async function latency(
   return summarize(run.samples);
 }
 
+/**
+ * Sends `target` at a fixed `rate` per second for `seconds`, each request at its scheduled
+ * moment whether or not earlier ones have been answered (an open loop, like a monitor or a
+ * steady client), and returns the latency distribution measured from each request's
+ * scheduled moment, so a stalled server is charged for the requests it held back too. Unlike
+ * a closed loop, it asks the same of the server with and without other load, and takes
+ * little CPU itself. Throws if any answer is not 2xx.
+ */
+export async function latencyAtRate(
+  baseUrl: string,
+  target: Target,
+  options: { rate: number; seconds: number },
+): Promise<Latency> {
+  const url = new URL(baseUrl);
+  const agent = new Agent({ keepAlive: true });
+  const interval = 1000 / options.rate;
+  const total = Math.max(1, Math.round(options.rate * options.seconds));
+  const started = performance.now();
+  const answers: Array<Promise<number>> = [];
+  try {
+    for (let i = 0; i < total; i++) {
+      const scheduled = started + i * interval;
+      const wait = scheduled - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      answers.push(
+        new Promise<number>((resolve, reject) => {
+          const req = request(
+            {
+              host: url.hostname,
+              port: url.port,
+              method: target.method ?? "GET",
+              path: target.path,
+              agent,
+              headers: target.headers,
+            },
+            (res) => {
+              res.resume();
+              res.on("end", () => {
+                const status = res.statusCode ?? 0;
+                if (status < 200 || status > 299)
+                  reject(new Error(`${target.method ?? "GET"} ${target.path} answered ${status}`));
+                else resolve(performance.now() - scheduled);
+              });
+            },
+          );
+          req.on("error", reject);
+          req.end();
+        }),
+      );
+    }
+    return summarize(await Promise.all(answers));
+  } finally {
+    agent.destroy();
+  }
+}
+
 /** What {@link closedLoop} saw. */
 export interface ClosedLoopRun {
   /** Milliseconds each 2xx answer took. */

@@ -48,9 +48,10 @@ export async function login(
     action: string,
     outcome: "success" | "failure" | "denied",
     details?: Record<string, string>,
+    into: Db = db,
   ): Promise<void> => {
     await recordAuditEvent(
-      db,
+      into,
       {
         actorId: found?.id ?? null,
         actorName: found?.username ?? input.username.slice(0, 254),
@@ -62,10 +63,9 @@ export async function login(
       },
       now,
     );
-    // Metrics count only committed events. Sign-in runs outside any transaction, so each
-    // event above was appended in a transaction of its own and is committed by now; should a
-    // caller ever pass one in, its events could still roll back, so they go uncounted.
-    if (!db.isTransaction) ctx.countAuditEvent(action);
+    // Metrics count only committed events: one appended outside a transaction is committed
+    // by now; one appended in a transaction is counted by whoever commits it.
+    if (!into.isTransaction) ctx.countAuditEvent(action);
   };
 
   // Counted before any password work, so concurrent guesses are all counted; refused
@@ -127,26 +127,32 @@ export async function login(
   }
 
   await ctx.limits.login.succeed(keys);
-  const fresh = (await findUserById(db, found.id)) ?? found;
-  await updateUser(db, found.id, {
-    last_login_at: now.toISOString(),
-    last_login_address: origin.address,
-    failed_logins_before_last_login: fresh.failed_login_count,
-    failed_login_count: 0,
-    updated_at: now.toISOString(),
-    // Transparent upgrade: legacy (bcrypt, Werkzeug) or outdated Argon2 parameters.
-    ...(needsRehash
-      ? { password_hash: await hashPassword(input.password, ctx.config.argon2) }
-      : {}),
+  // Transparent upgrade: legacy (bcrypt, Werkzeug) or outdated Argon2 parameters. Hashed
+  // before the transaction, which must not hold the write lock while Argon2 runs.
+  const upgradedHash = needsRehash ? await hashPassword(input.password, ctx.config.argon2) : null;
+  // The sign-in's record on the user, its session and its `login.success` event commit
+  // together: one durable write per sign-in, and never a session without its audit event.
+  const signedIn = await db.transaction().execute(async (trx) => {
+    const fresh = (await findUserById(trx, found.id)) ?? found;
+    await updateUser(trx, found.id, {
+      last_login_at: now.toISOString(),
+      last_login_address: origin.address,
+      failed_logins_before_last_login: fresh.failed_login_count,
+      failed_login_count: 0,
+      updated_at: now.toISOString(),
+      ...(upgradedHash !== null ? { password_hash: upgradedHash } : {}),
+    });
+    const created = await createSession(trx, ctx.config, {
+      userId: found.id,
+      origin,
+      now,
+      mfaVerified: secondFactor !== null,
+    });
+    const details = secondFactor !== null ? { secondFactor } : undefined;
+    await audit("login.success", "success", details, trx);
+    return { ...created, user: (await findUserById(trx, found.id)) ?? found };
   });
-  const { token, session } = await createSession(db, ctx.config, {
-    userId: found.id,
-    origin,
-    now,
-    mfaVerified: secondFactor !== null,
-  });
-  await audit("login.success", "success", secondFactor !== null ? { secondFactor } : undefined);
+  ctx.countAuditEvent("login.success");
   if (needsRehash) ctx.logger.info({ userId: found.id }, "password hash upgraded");
-  const user = (await findUserById(db, found.id)) ?? found;
-  return { user, token, session };
+  return signedIn;
 }

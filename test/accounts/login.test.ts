@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
 import { createTestUser, GOOD_PASSWORD, sessionCookieFrom, signIn } from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
 import { createTestApp } from "../helpers/app.js";
@@ -217,5 +218,35 @@ describe("login", () => {
         JSON.stringify(payload),
       );
     }
+  });
+
+  it("starts no session and records no sign-in when its audit event cannot be committed", async () => {
+    const db = t.database.db;
+    const alice = await db
+      .selectFrom("users")
+      .select(["id", "last_login_at"])
+      .where("username_key", "=", "alice")
+      .executeTakeFirstOrThrow();
+    const sessions = async () =>
+      (await db.selectFrom("sessions").select("id").where("user_id", "=", alice.id).execute())
+        .length;
+    const before = await sessions();
+    await sql`alter table audit_events rename to audit_events_away`.execute(db);
+    let response: Awaited<ReturnType<typeof login>>;
+    try {
+      response = await login({ username: "alice", password: GOOD_PASSWORD });
+    } finally {
+      await sql`alter table audit_events_away rename to audit_events`.execute(db);
+    }
+    assert.ok(response.statusCode >= 500, `${response.statusCode}`);
+    assert.equal(sessionCookieFrom(response), null);
+    assert.equal(await sessions(), before);
+    const after = await db
+      .selectFrom("users")
+      .select("last_login_at")
+      .where("id", "=", alice.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(after.last_login_at, alice.last_login_at);
+    assert.equal((await login({ username: "alice", password: GOOD_PASSWORD })).statusCode, 200);
   });
 });
