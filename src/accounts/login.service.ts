@@ -1,6 +1,7 @@
 import { recordAuditEvent } from "../audit/audit.service.js";
 import { burnVerification, hashPassword, verifyPassword } from "../crypto/passwords.js";
 import type { Db } from "../db/schema.js";
+import { withTransactionRetry } from "../db/transaction-retry.js";
 import { addressKey } from "../lib/address.js";
 import { emailKey } from "./accounts.schema.js";
 import type { AccountsContext, RequestOrigin } from "./context.js";
@@ -132,7 +133,9 @@ export async function login(
   const upgradedHash = needsRehash ? await hashPassword(input.password, ctx.config.argon2) : null;
   // The sign-in's record on the user, its session and its `login.success` event commit
   // together: one durable write per sign-in, and never a session without its audit event.
-  const signedIn = await db.transaction().execute(async (trx) => {
+  // Read then written, so run again on a deadlock or a stale SQLite snapshot (another process
+  // wrote in between); a rerun makes a new session token, and only the committed one is used.
+  const signedIn = await withTransactionRetry(db, async (trx) => {
     const fresh = (await findUserById(trx, found.id)) ?? found;
     await updateUser(trx, found.id, {
       last_login_at: now.toISOString(),
