@@ -5,20 +5,27 @@
 //        node scripts/test.js --cluster         the multi-instance test (npm run test:cluster),
 //                                               which `npm test` leaves out: it starts nginx,
 //                                               a Redis and several servers.
+//        node scripts/test.js --security        the attack-tool suite (npm run test:security,
+//                                               test/security/): sqlmap, protocol fuzzing, the
+//                                               header audit and testssl.sh against real
+//                                               servers; minutes long, so `npm test` leaves it out.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const cluster = process.argv.includes("--cluster");
-const filters = process.argv.slice(2).filter((arg) => arg !== "--cluster");
+const security = process.argv.includes("--security");
+const filters = process.argv.slice(2).filter((arg) => arg !== "--cluster" && arg !== "--security");
+/** Suites with their own npm script, never part of a plain `npm test`. */
+const SEPARATE = new Set(["cluster", "security"]);
 
 function findTests(dir) {
   const found = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name !== "node_modules" && entry.name !== "fixtures" && entry.name !== "cluster")
+      if (entry.name !== "node_modules" && entry.name !== "fixtures" && !SEPARATE.has(entry.name))
         found.push(...findTests(path));
     } else if (/\.test\.tsx?$/.test(entry.name)) {
       found.push(relative(root, path));
@@ -27,7 +34,7 @@ function findTests(dir) {
   return found;
 }
 
-const files = (cluster ? ["test/cluster"] : ["src", "test"])
+const files = (cluster ? ["test/cluster"] : security ? ["test/security"] : ["src", "test"])
   .flatMap((dir) => findTests(join(root, dir)))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
