@@ -35,9 +35,9 @@ export function registrationClosed(): AppError {
   });
 }
 
-export function mailUnavailable(): AppError {
+/** 503: the feature needs to send mail and this production server has no `SMTP_URL`. */
+export function mailUnavailable(feature: "registration" | "password reset"): AppError {
   return new AppError("mail-unavailable", 503, "Mail is not configured", {
-    detail:
-      "This server cannot send e-mail (no SMTP_URL), so password reset is unavailable. Ask an administrator.",
+    detail: `This server cannot send e-mail (no SMTP_URL), so ${feature} is unavailable. Ask an administrator.`,
   });
 }

@@ -134,7 +134,8 @@ export async function requestPasswordReset(
   email: string,
   origin: RequestOrigin,
 ): Promise<void> {
-  if (ctx.config.env === "production" && ctx.config.smtp === null) throw mailUnavailable();
+  if (ctx.config.env === "production" && ctx.config.smtp === null)
+    throw mailUnavailable("password reset");
   const key = emailKey(email);
   const now = ctx.now();
   // Per address first: an address over its limit must not also use up the target's

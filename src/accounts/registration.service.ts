@@ -59,7 +59,8 @@ export async function registerUser(
   origin: RequestOrigin,
 ): Promise<PendingUser> {
   if (ctx.config.registration !== "open") throw registrationClosed();
-  if (ctx.config.env === "production" && ctx.config.smtp === null) throw mailUnavailable();
+  if (ctx.config.env === "production" && ctx.config.smtp === null)
+    throw mailUnavailable("registration");
   const throttled = await ctx.limits.registerPerAddress.consume(addressKey(origin.address));
   if (!throttled.allowed) {
     await recordAuditEvent(

@@ -122,6 +122,20 @@ describe("configuration in production", () => {
     );
   });
 
+  it("refuses open registration without SMTP_URL: its confirmation mail could never be sent", () => {
+    assert.match(refused(productionEnv({ REGISTRATION: "open" }), "REGISTRATION"), /SMTP_URL/);
+    const { config, warnings } = loadConfig(
+      productionEnv({
+        REGISTRATION: "open",
+        SMTP_URL: "smtp://mail:25",
+        MAIL_FROM: "vault@example.com",
+      }),
+      tempDir(),
+    );
+    assert.equal(config.registration, "open");
+    assert.ok(warnings.some((w) => w.variable === "REGISTRATION"));
+  });
+
   it("refuses DEBUG", () => {
     for (const value of ["1", "true", "on"]) refused(productionEnv({ DEBUG: value }), "DEBUG");
   });

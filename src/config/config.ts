@@ -283,7 +283,12 @@ export function resolveConfig(
         );
       }
     }
-    if (s.SMTP_URL === undefined)
+    if (s.SMTP_URL === undefined && s.REGISTRATION === "open")
+      error(
+        "REGISTRATION",
+        "open needs SMTP_URL in production: a new account is created only from the link mailed to its address",
+      );
+    else if (s.SMTP_URL === undefined)
       warn("SMTP_URL", "not set: password-reset mail cannot be sent in production");
     if (s.REGISTRATION === "open")
       warn(

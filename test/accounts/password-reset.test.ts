@@ -98,6 +98,7 @@ describe("password reset", () => {
       });
       assert.equal(response.statusCode, 503);
       assert.match(JSON.parse(response.body).type, /mail-unavailable$/);
+      assert.match(JSON.parse(response.body).detail, /so password reset is unavailable/);
     } finally {
       await production.close();
     }
