@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import helmet from "@fastify/helmet";
 import Fastify from "fastify";
@@ -370,5 +371,68 @@ describe("static files", () => {
         url,
       );
     }
+  });
+});
+
+describe("protocol edges", () => {
+  it("sends no CORS headers, whatever Origin a request claims", async () => {
+    for (const request of [
+      { method: "GET" as const, url: "/api/v1/me" },
+      { method: "GET" as const, url: "/healthz" },
+      { method: "OPTIONS" as const, url: "/api/v1/auth/login" },
+    ]) {
+      const response = await t.app.inject({
+        ...request,
+        headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+      });
+      const corsHeaders = Object.keys(response.headers).filter((name) =>
+        name.startsWith("access-control-"),
+      );
+      assert.deepEqual(corsHeaders, [], `${request.method} ${request.url}`);
+    }
+  });
+
+  it("names UTF-8 in the Content-Type of pages and JSON", async () => {
+    const page = await t.app.inject({ url: "/login", headers: { accept: "text/html" } });
+    assert.match(String(page.headers["content-type"]), /^text\/html; charset=utf-8$/i);
+    const json = await t.app.inject({ url: "/healthz" });
+    assert.match(String(json.headers["content-type"]), /^application\/json; charset=utf-8$/i);
+    const problem = await t.app.inject({ url: "/api/v1/nope" });
+    assert.match(
+      String(problem.headers["content-type"]),
+      /^application\/problem\+json; charset=utf-8$/i,
+    );
+  });
+
+  it("serves no source control metadata", async () => {
+    for (const url of ["/.git/config", "/.git/HEAD", "/static/.git/config", "/.svn/entries"]) {
+      const response = await t.app.inject({ url });
+      assert.ok([403, 404].includes(response.statusCode), `${url} → ${response.statusCode}`);
+      assert.doesNotMatch(response.body, /\[core\]|ref: refs/, url);
+    }
+  });
+
+  it("refuses a request framed by both Content-Length and Transfer-Encoding (smuggling)", async () => {
+    await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const address = t.app.server.address();
+    assert.ok(address !== null && typeof address === "object");
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(address.port, "127.0.0.1", () => {
+        socket.write(
+          "POST /api/v1/test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+            "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+            "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+      });
+      let text = "";
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("latin1");
+      });
+      socket.on("close", () => resolve(text));
+      socket.on("error", reject);
+      socket.setTimeout(2000, () => socket.end());
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, "the smuggled request got no answer");
   });
 });

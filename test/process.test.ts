@@ -7,6 +7,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { startServer } from "../src/main.js";
 import { startCli } from "./helpers/process.js";
 import { makeTestCertificate } from "./helpers/tls.js";
@@ -133,6 +134,29 @@ describe("the server process", () => {
       );
       assert.ok(maxAge >= 31_536_000);
       assert.match(String(headers["content-security-policy"]), /upgrade-insecure-requests/);
+      // TLS 1.2 at least, 1.3 preferred: an old client is refused by the server (its
+      // protocol_version alert), not by its own library (SECLEVEL=0 lets it offer TLS 1.0/1.1).
+      const handshake = (version: "TLSv1" | "TLSv1.1" | null): Promise<string> =>
+        new Promise((resolve) => {
+          const socket = tlsConnect(
+            {
+              host: "127.0.0.1",
+              port: address.port,
+              rejectUnauthorized: false,
+              ...(version === null
+                ? {}
+                : { minVersion: version, maxVersion: version, ciphers: "DEFAULT@SECLEVEL=0" }),
+            },
+            () => {
+              resolve(String(socket.getProtocol()));
+              socket.end();
+            },
+          );
+          socket.on("error", (error: NodeJS.ErrnoException) => resolve(String(error.code)));
+        });
+      assert.equal(await handshake(null), "TLSv1.3");
+      assert.equal(await handshake("TLSv1.1"), "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");
+      assert.equal(await handshake("TLSv1"), "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");
     } finally {
       await server.stop();
     }

@@ -227,6 +227,46 @@ describe("pages", () => {
     );
   });
 
+  it("mask every password field and leave paste and password managers alone", async () => {
+    const { cookie } = await signInByForm();
+    const pages = [
+      await t.app.inject({ url: "/login", headers: { accept: "text/html" } }),
+      await t.app.inject({ url: "/register", headers: { accept: "text/html" } }),
+      await t.app.inject({ url: "/settings", headers: { cookie, accept: "text/html" } }),
+    ];
+    let passwordFields = 0;
+    for (const page of pages) {
+      assert.equal(page.statusCode, 200);
+      for (const input of page.body.match(/<input[^>]*>/g) ?? []) {
+        if (!/name="[^"]*password[^"]*"/i.test(input)) continue;
+        passwordFields += 1;
+        assert.match(input, /type="password"/, input);
+        assert.doesNotMatch(input, /autocomplete="off"/, input);
+      }
+      assert.doesNotMatch(page.body, /onpaste|oncopy|ondrop/i);
+    }
+    assert.ok(passwordFields >= 4, `password fields seen: ${passwordFields}`);
+  });
+
+  it("offer sign-out on every signed-in page, and only by POST", async () => {
+    const { cookie, csrf } = await signInByForm();
+    await t.app.inject({
+      method: "POST",
+      url: "/vaults",
+      headers: { ...FORM, cookie },
+      payload: encode({ _csrf: csrf, slug: "signout-vault" }),
+    });
+    for (const url of ["/", "/settings", "/vaults/signout-vault", "/docs"]) {
+      const page = await t.app.inject({ url, headers: { cookie, accept: "text/html" } });
+      assert.equal(page.statusCode, 200, url);
+      assert.match(page.body, /<form method="post" action="\/logout"/, url);
+    }
+    const viaGet = await t.app.inject({ url: "/logout", headers: { cookie, accept: "text/html" } });
+    assert.notEqual(viaGet.statusCode, 303);
+    const home = await t.app.inject({ url: "/", headers: { cookie, accept: "text/html" } });
+    assert.equal(home.statusCode, 200, "a GET /logout signs nobody out");
+  });
+
   it("owners add and remove members; the last owner cannot be removed", async () => {
     await createTestUser(t, { username: "member_m" });
     const { cookie, csrf } = await signInByForm();
