@@ -16,11 +16,12 @@ import type { Config } from "./config/config.js";
 import type { DatabaseHandle } from "./db/database.js";
 import { registerAuthentication } from "./http/authentication.js";
 import { registerCsrfProtection } from "./http/csrf.js";
-import { registerErrorHandling } from "./http/errors.js";
+import { createClientErrorHandler, registerErrorHandling } from "./http/errors.js";
 import { JSON_BODY_LIMIT_BYTES, registerJsonBodyParser } from "./http/json-body.js";
 import { registerMethodGuard } from "./http/method-guard.js";
 import { collectOpenApiRoutes } from "./http/openapi.js";
 import { registerSecurityHeaders } from "./http/security-headers.js";
+import { tlsServerOptions } from "./http/tls.js";
 import { registerZodCompilers } from "./http/zod.js";
 import { unauthenticated } from "./lib/errors.js";
 import { randomId } from "./lib/random.js";
@@ -62,7 +63,7 @@ export interface AppDependencies {
  * and the CLI. Security plugins are registered before any route so that they apply to all.
  */
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
-  const options: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
+  const options: FastifyServerOptions & { https?: ReturnType<typeof tlsServerOptions> } = {
     loggerInstance: deps.logger,
     // Never trust a client-supplied request id: it would let callers forge log correlation.
     genReqId: () => randomId(),
@@ -75,12 +76,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     onConstructorPoisoning: "error",
     return503OnClosing: true,
     routerOptions: { maxParamLength: 256 },
+    // What the HTTP parser refuses is answered in problem+json too, not the framework's JSON.
+    clientErrorHandler: createClientErrorHandler(deps.logger),
   };
   if (config.tls !== null) {
-    options.https = {
+    options.https = tlsServerOptions({
       cert: readFileSync(config.tls.certFile),
       key: readFileSync(config.tls.keyFile),
-    };
+    });
   }
   const app = Fastify(options) as unknown as FastifyInstance;
 

@@ -157,6 +157,34 @@ describe("the server process", () => {
       assert.equal(await handshake(null), "TLSv1.3");
       assert.equal(await handshake("TLSv1.1"), "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");
       assert.equal(await handshake("TLSv1"), "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");
+      // TLS 1.2 with forward-secret AEAD suites only: a client offering nothing but a CBC
+      // suite (which Node's defaults would accept) is refused by the server's alert.
+      const tls12 = (cipher: string): Promise<string> =>
+        new Promise((resolve) => {
+          const socket = tlsConnect(
+            {
+              host: "127.0.0.1",
+              port: address.port,
+              rejectUnauthorized: false,
+              minVersion: "TLSv1.2",
+              maxVersion: "TLSv1.2",
+              ciphers: cipher,
+            },
+            () => {
+              resolve(String(socket.getCipher().name));
+              socket.end();
+            },
+          );
+          socket.on("error", (error: NodeJS.ErrnoException) => resolve(String(error.code)));
+        });
+      assert.equal(await tls12("ECDHE-ECDSA-AES128-GCM-SHA256"), "ECDHE-ECDSA-AES128-GCM-SHA256");
+      assert.equal(await tls12("ECDHE-ECDSA-CHACHA20-POLY1305"), "ECDHE-ECDSA-CHACHA20-POLY1305");
+      for (const weak of [
+        "ECDHE-ECDSA-AES128-SHA",
+        "ECDHE-ECDSA-AES256-SHA384",
+        "ECDHE-ECDSA-AES128-CCM8",
+      ])
+        assert.equal(await tls12(weak), "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", weak);
     } finally {
       await server.stop();
     }
