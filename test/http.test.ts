@@ -435,4 +435,43 @@ describe("protocol edges", () => {
     assert.match(answer, /^HTTP\/1\.1 400 /);
     assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, "the smuggled request got no answer");
   });
+
+  it("answers what the HTTP parser refuses with problem+json, not the framework's JSON", async () => {
+    if (!t.app.server.listening) await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const address = t.app.server.address();
+    assert.ok(address !== null && typeof address === "object");
+    const exchange = (bytes: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(address.port, "127.0.0.1", () => socket.write(bytes));
+        let text = "";
+        socket.on("data", (chunk: Buffer) => {
+          text += chunk.toString("latin1");
+        });
+        socket.on("close", () => resolve(text));
+        socket.on("error", reject);
+        socket.setTimeout(2000, () => socket.end());
+      });
+    const cases: Array<[string, number, string]> = [
+      // A body after a GET that frames none: the bytes parse as a broken second request.
+      ["GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n[[[[]]]]", 400, "bad-request"],
+      ["GET /\u0000 HTTP/1.1\r\n\r\n", 400, "bad-request"],
+      [
+        `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
+        431,
+        "request-header-fields-too-large",
+      ],
+    ];
+    for (const [bytes, status, code] of cases) {
+      const answer = await exchange(bytes);
+      const last = answer.lastIndexOf("HTTP/1.1 ");
+      const [head = "", body = ""] = answer.slice(last).split("\r\n\r\n");
+      assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), JSON.stringify(bytes.slice(0, 40)));
+      assert.match(head, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i);
+      const problem = JSON.parse(body) as Record<string, unknown>;
+      assert.equal(problem.type, `/docs/errors#${code}`);
+      assert.equal(problem.status, status);
+      assert.equal(typeof problem.title, "string");
+      assert.equal(typeof problem.requestId, "string");
+    }
+  });
 });

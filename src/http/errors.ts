@@ -1,8 +1,17 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
+import type {
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from "fastify";
 import { h } from "preact";
 import { AppError, notFound } from "../lib/errors.js";
 import type { Problem } from "../lib/problem.js";
 import { PROBLEM_CONTENT_TYPE, problemType } from "../lib/problem.js";
+import { randomId } from "../lib/random.js";
 import { ErrorPage } from "../web/error.pages.js";
 import { renderDocument } from "../web/render.js";
 import { RequestValidationError } from "./zod.js";
@@ -180,4 +189,66 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
     );
     return send(request, reply, appError, undefined, options);
   });
+}
+
+/** What Node's HTTP parser refuses before there is a request, by the parser's error code. */
+const CLIENT_ERRORS: Record<
+  string,
+  { status: number; code: string; title: string; detail: string }
+> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: "request-timeout",
+    title: "Request timeout",
+    detail: "The request was not received in time.",
+  },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: "request-header-fields-too-large",
+    title: "Request header fields too large",
+    detail: "The request's headers are larger than this server accepts.",
+  },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: answers what Node's HTTP parser refuses (a malformed
+ * request line or header, bytes after a request that frame no other, headers too large, a
+ * request too slow to arrive) with problem+json like every other error, instead of the
+ * framework's own JSON. There is no request yet, so the problem gets a fresh id, which the
+ * log line carries too; then the connection is closed, as Node itself does.
+ */
+export function createClientErrorHandler(
+  logger: FastifyBaseLogger,
+): (error: Error & { code?: string }, socket: Socket) => void {
+  return (error, socket) => {
+    // A reset connection has nobody left to answer (Node's `clientError` documentation).
+    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    const known = CLIENT_ERRORS[error.code ?? ""] ?? {
+      status: 400,
+      code: "bad-request",
+      title: "Bad request",
+      detail: "The request is not well-formed HTTP.",
+    };
+    const problem: Problem = {
+      type: problemType(known.code),
+      title: known.title,
+      status: known.status,
+      detail: known.detail,
+      requestId: randomId(),
+    };
+    logger.info(
+      { errorCode: known.code, status: known.status, reqId: problem.requestId, parser: error.code },
+      "request refused",
+    );
+    if (socket.writable) {
+      const body = JSON.stringify(problem);
+      socket.write(
+        `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\n` +
+          `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n` +
+          `X-Request-Id: ${problem.requestId}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
 }
