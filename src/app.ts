@@ -16,11 +16,15 @@ import type { Config } from "./config/config.js";
 import type { DatabaseHandle } from "./db/database.js";
 import { registerAuthentication } from "./http/authentication.js";
 import { registerCsrfProtection } from "./http/csrf.js";
-import { createClientErrorHandler, registerErrorHandling } from "./http/errors.js";
+import {
+  answerFrameworkError,
+  createClientErrorHandler,
+  registerErrorHandling,
+} from "./http/errors.js";
 import { JSON_BODY_LIMIT_BYTES, registerJsonBodyParser } from "./http/json-body.js";
 import { registerMethodGuard } from "./http/method-guard.js";
 import { collectOpenApiRoutes } from "./http/openapi.js";
-import { registerSecurityHeaders } from "./http/security-headers.js";
+import { createSecurityHeaderSetter, registerSecurityHeaders } from "./http/security-headers.js";
 import { tlsServerOptions } from "./http/tls.js";
 import { registerZodCompilers } from "./http/zod.js";
 import { unauthenticated } from "./lib/errors.js";
@@ -63,6 +67,9 @@ export interface AppDependencies {
  * and the CLI. Security plugins are registered before any route so that they apply to all.
  */
 export async function buildApp(config: Config, deps: AppDependencies): Promise<FastifyInstance> {
+  const securityHeaders = createSecurityHeaderSetter({
+    upgradeInsecureRequests: config.publicUrlIsHttps,
+  });
   const options: FastifyServerOptions & { https?: ReturnType<typeof tlsServerOptions> } = {
     loggerInstance: deps.logger,
     // Never trust a client-supplied request id: it would let callers forge log correlation.
@@ -78,6 +85,13 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     routerOptions: { maxParamLength: 256 },
     // What the HTTP parser refuses is answered in problem+json too, not the framework's JSON.
     clientErrorHandler: createClientErrorHandler(deps.logger),
+    // So are URLs the router refuses (bad percent-encoding, a parameter over maxParamLength),
+    // with the headers the hooks, which never run for them, would have set.
+    frameworkErrors: (error, request, reply) => {
+      securityHeaders(request, reply);
+      reply.header("x-request-id", request.id);
+      answerFrameworkError(error, request, reply);
+    },
   };
   if (config.tls !== null) {
     options.https = tlsServerOptions({

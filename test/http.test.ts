@@ -209,6 +209,28 @@ describe("error responses", () => {
     assert.match(String(body.type), /not-found$/);
   });
 
+  it("URLs the router refuses give problem+json with the usual headers, never quoting the URL", async () => {
+    const cases = [
+      { url: "/api/v1/vaults/%ZZ", status: 400, code: "bad-request" },
+      { url: "/api/v1/vaults/%C0%AF/secrets", status: 400, code: "bad-request" },
+      { url: `/api/v1/vaults/${"a".repeat(300)}`, status: 414, code: "uri-too-long" },
+    ];
+    for (const { url, status, code } of cases) {
+      const response = await t.app.inject({ url });
+      assert.equal(response.statusCode, status, url);
+      assert.match(String(response.headers["content-type"]), /^application\/problem\+json/);
+      const body = problem(response.body);
+      assert.equal(body.type, `/docs/errors#${code}`);
+      assert.equal(body.status, status);
+      assert.equal(body.requestId, response.headers["x-request-id"]);
+      assert.doesNotMatch(response.body, /%ZZ|%C0|aaaa|FST_ERR/);
+      assertSecurityHeaders(response.headers, url);
+    }
+    const page = await t.app.inject({ url: "/vaults/%ZZ", headers: { accept: "text/html" } });
+    assert.equal(page.statusCode, 400);
+    assert.match(String(page.headers["content-type"]), /^text\/html/);
+  });
+
   it("HTML routes get a plain error page", async () => {
     const response = await t.app.inject({ url: "/no-such-page", headers: { accept: "text/html" } });
     assert.equal(response.statusCode, 404);

@@ -51,6 +51,11 @@ const FRAMEWORK_ERRORS: Record<string, { code: string; title: string; detail: st
     title: "Bad request",
     detail: "The request URL is malformed.",
   },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: "uri-too-long",
+    title: "URI too long",
+    detail: "A path segment of the request URL is longer than this server accepts.",
+  },
   FST_ERR_ASYNC_CONSTRAINT: {
     code: "bad-request",
     title: "Bad request",
@@ -189,6 +194,23 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
     );
     return send(request, reply, appError, undefined, options);
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: URLs the router refuses before routing (bad percent-encoding,
+ * a path parameter longer than `maxParamLength`) become problems like every other 4xx,
+ * instead of the framework's JSON quoting the URL. No hook has run for them, so the caller
+ * sets the headers the hooks would have.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const options: ErrorHandlingOptions = { exposeInternals: false, isUnavailableError: () => false };
+  const appError = toAppError(error, options);
+  request.log.info({ errorCode: appError.code, status: appError.status }, "request refused");
+  return send(request, reply, appError, error, options);
 }
 
 /** What Node's HTTP parser refuses before there is a request, by the parser's error code. */

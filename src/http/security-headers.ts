@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
 /**
  * Browser features no page of Strongroom uses; denying them limits what injected content
@@ -96,8 +96,22 @@ export function registerSecurityHeaders(
   app: FastifyInstance,
   options: SecurityHeaderOptions,
 ): void {
-  const helmetHeaders = staticSecurityHeaders(options);
+  const setHeaders = createSecurityHeaderSetter(options);
   app.addHook("onRequest", (request, reply, done) => {
+    setHeaders(request, reply);
+    done();
+  });
+}
+
+/**
+ * Sets the headers of {@link registerSecurityHeaders} on one reply: for answers no hook runs
+ * for (URLs the router refuses before routing).
+ */
+export function createSecurityHeaderSetter(
+  options: SecurityHeaderOptions,
+): (request: FastifyRequest, reply: FastifyReply) => void {
+  const helmetHeaders = staticSecurityHeaders(options);
+  return (request, reply) => {
     // On the raw response, where helmet put them.
     const raw = reply.raw;
     for (const [name, value] of helmetHeaders) raw.setHeader(name, value);
@@ -105,6 +119,5 @@ export function registerSecurityHeaders(
     reply.header("permissions-policy", PERMISSIONS_POLICY);
     reply.header("cache-control", "no-store");
     if (request.protocol === "https") reply.header("strict-transport-security", HSTS);
-    done();
-  });
+  };
 }
