@@ -18,11 +18,19 @@ export interface Flash {
   text: string;
 }
 
-const FLASH_COOKIE = "strongroom_flash";
+/**
+ * The flash cookie's name: `__Host-` over https, so that the browser refuses it unless it is
+ * Secure, host-only and Path=/ — a sibling subdomain or a plain-http page cannot plant or
+ * shadow it. Plain over http in development, where browsers refuse `__Host-` cookies.
+ */
+export function flashCookieName(https: boolean): string {
+  return https ? "__Host-strongroom_flash" : "strongroom_flash";
+}
 
 /**
  * Flash messages travel in a short-lived cookie, MACed with SECRET_KEY so that nobody can
- * plant a message ("your account is compromised, go to …") in someone's browser.
+ * plant a message ("your account is compromised, go to …") in someone's browser. `secure`
+ * is whether PUBLIC_URL is https: it makes the cookie Secure and `__Host-` prefixed.
  */
 export function setFlash(
   reply: FastifyReply,
@@ -31,7 +39,7 @@ export function setFlash(
   secure: boolean,
 ): void {
   const payload = Buffer.from(JSON.stringify(flash), "utf8").toString("base64url");
-  reply.setCookie(FLASH_COOKIE, `${payload}.${macToken(secretKey, "flash", payload)}`, {
+  reply.setCookie(flashCookieName(secure), `${payload}.${macToken(secretKey, "flash", payload)}`, {
     httpOnly: true,
     sameSite: "strict",
     path: "/",
@@ -47,9 +55,10 @@ export function takeFlash(
   secretKey: SecretBytes,
   secure: boolean,
 ): Flash | null {
-  const raw = request.cookies[FLASH_COOKIE];
+  const name = flashCookieName(secure);
+  const raw = request.cookies[name];
   if (typeof raw !== "string" || raw === "") return null;
-  reply.clearCookie(FLASH_COOKIE, { path: "/", httpOnly: true, sameSite: "strict", secure });
+  reply.clearCookie(name, { path: "/", httpOnly: true, sameSite: "strict", secure });
   const [payload, mac] = raw.split(".");
   if (
     payload === undefined ||

@@ -322,3 +322,77 @@ describe("pages", () => {
     assert.match(last.body, /last owner cannot leave/);
   });
 });
+
+describe("pages over https", () => {
+  const ORIGIN = "https://strongroom.test";
+  const VIA_PROXY = { "x-forwarded-proto": "https", "x-forwarded-host": "strongroom.test" };
+  let secure: TestApp;
+  before(async () => {
+    secure = await createTestApp({ env: { PUBLIC_URL: ORIGIN, TRUST_PROXY: "127.0.0.1" } });
+    await createTestUser(secure, { username: "https_user" });
+  });
+  after(async () => {
+    await secure.close();
+  });
+
+  it("carry the flash message in a __Host- cookie (Secure, Path=/, no Domain), and only that one", async () => {
+    const login = await secure.app.inject({
+      method: "POST",
+      url: "/login",
+      headers: { ...FORM, ...VIA_PROXY, origin: ORIGIN },
+      payload: encode({ username: "https_user", password: GOOD_PASSWORD }),
+    });
+    assert.equal(login.statusCode, 303, login.body);
+    const session = login.cookies.find((c) => c.name === "__Host-strongroom_session");
+    assert.ok(session, "the __Host- session cookie");
+    const cookie = `${session.name}=${session.value}`;
+    const home = await secure.app.inject({
+      url: "/",
+      headers: { ...VIA_PROXY, cookie, accept: "text/html" },
+    });
+    const created = await secure.app.inject({
+      method: "POST",
+      url: "/vaults",
+      headers: { ...FORM, ...VIA_PROXY, origin: ORIGIN, cookie },
+      payload: encode({ _csrf: csrfFrom(home.body), slug: "https-vault" }),
+    });
+    assert.equal(created.statusCode, 303, created.body);
+    const setCookies = ([] as string[]).concat(created.headers["set-cookie"] ?? []);
+    const header = setCookies.find((line) => line.includes("strongroom_flash="));
+    assert.ok(header, "a flash cookie is set");
+    assert.match(header, /^__Host-strongroom_flash=[^;]+;/, "the __Host- prefix");
+    assert.match(header, /; Secure/i);
+    assert.match(header, /; Path=\/(;|$)/);
+    assert.doesNotMatch(header, /Domain=/i);
+
+    const flash = created.cookies.find((c) => c.name === "__Host-strongroom_flash");
+    assert.ok(flash);
+    const shown = await secure.app.inject({
+      url: "/vaults/https-vault",
+      headers: {
+        ...VIA_PROXY,
+        cookie: `${cookie}; __Host-strongroom_flash=${flash.value}`,
+        accept: "text/html",
+      },
+    });
+    assert.equal(shown.statusCode, 200);
+    assert.match(shown.body, /Vault https-vault created\./, "the flash round-trips");
+    const cleared = ([] as string[]).concat(shown.headers["set-cookie"] ?? []);
+    assert.ok(
+      cleared.some((line) => /^__Host-strongroom_flash=;.*Secure/i.test(line)),
+      "and is cleared under the same name, Secure",
+    );
+
+    // The unprefixed name is not read over https: a cookie planted by a sibling subdomain
+    // or a plain-http page (which cannot set __Host-) shows nothing, even with a valid MAC.
+    const planted = await secure.app.inject({
+      url: "/vaults/https-vault",
+      headers: {
+        ...VIA_PROXY,
+        cookie: `${cookie}; strongroom_flash=${flash.value}`,
+        accept: "text/html",
+      },
+    });
+    assert.doesNotMatch(planted.body, /Vault https-vault created\./);
+  });
+});
