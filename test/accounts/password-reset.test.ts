@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { SMTPServer } from "smtp-server";
-import { createTestUser, GOOD_PASSWORD, signIn } from "../helpers/accounts.js";
+import { generateTotpCode } from "../../src/accounts/totp.js";
+import {
+  asSession,
+  createTestUser,
+  GOOD_PASSWORD,
+  sessionCookieFrom,
+  signIn,
+} from "../helpers/accounts.js";
 import type { TestApp } from "../helpers/app.js";
 import { createTestApp } from "../helpers/app.js";
 
@@ -84,6 +91,83 @@ describe("password reset", () => {
       400,
     );
     await signIn(t, "slowpoke", GOOD_PASSWORD);
+  });
+
+  it("does not bypass two-factor: TOTP stays on and the next sign-in still asks for a code", async () => {
+    const user = await createTestUser(t, {
+      username: "two_factor_reset",
+      email: "tfr@example.test",
+    });
+    const session = await signIn(t, "two_factor_reset");
+    const start = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/me/mfa/totp",
+      headers: asSession(session),
+    });
+    assert.equal(start.statusCode, 200, start.body);
+    const { secret } = JSON.parse(start.body) as { secret: string };
+    const enrolled = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/me/mfa/totp/confirm",
+      headers: asSession(session),
+      payload: { code: generateTotpCode(secret, t.clock.now().getTime()) },
+    });
+    assert.equal(enrolled.statusCode, 200, enrolled.body);
+    const twoFactorState = () =>
+      t.database.db
+        .selectFrom("users")
+        .select(["totp_secret", "totp_enabled_at"])
+        .where("id", "=", user.id)
+        .executeTakeFirstOrThrow();
+    const before = await twoFactorState();
+    assert.ok(before.totp_enabled_at);
+    const recoveryCodes = async () =>
+      (
+        await t.database.db
+          .selectFrom("recovery_codes")
+          .select("code_hash")
+          .where("user_id", "=", user.id)
+          .where("used_at", "is", null)
+          .execute()
+      ).length;
+    assert.equal(await recoveryCodes(), 10);
+
+    await request("tfr@example.test");
+    await settle();
+    const token = tokenIn(t.mail.at(-1)?.text ?? "");
+    const NEW_PASSWORD = "a-reset-that-keeps-totp-77";
+    const done = await confirm(token, NEW_PASSWORD);
+    assert.equal(done.statusCode, 204, done.body);
+    assert.equal(sessionCookieFrom(done), null, "the reset signs nobody in");
+
+    const after = await twoFactorState();
+    assert.ok(after.totp_enabled_at, "TOTP is still enabled");
+    assert.deepEqual(after.totp_secret, before.totp_secret, "with the same secret");
+    assert.equal(await recoveryCodes(), 10, "and the same recovery codes");
+
+    const login = (payload: Record<string, unknown>) =>
+      t.app.inject({ method: "POST", url: "/api/v1/auth/login", payload });
+    const withoutCode = await login({ username: "two_factor_reset", password: NEW_PASSWORD });
+    assert.equal(withoutCode.statusCode, 401);
+    assert.match(JSON.parse(withoutCode.body).type, /mfa-required$/);
+    assert.equal(sessionCookieFrom(withoutCode), null, "no session without the code");
+    const wrongCode = await login({
+      username: "two_factor_reset",
+      password: NEW_PASSWORD,
+      totp: "000000",
+    });
+    assert.equal(wrongCode.statusCode, 401);
+    assert.match(JSON.parse(wrongCode.body).type, /mfa-required$/);
+    assert.equal(sessionCookieFrom(wrongCode), null);
+
+    t.clock.advance(60_000);
+    const withCode = await login({
+      username: "two_factor_reset",
+      password: NEW_PASSWORD,
+      totp: generateTotpCode(secret, t.clock.now().getTime()),
+    });
+    assert.equal(withCode.statusCode, 200, withCode.body);
+    assert.ok(sessionCookieFrom(withCode), "signed in once the code is given");
   });
 
   it("production without SMTP refuses with a clear 503", async () => {
