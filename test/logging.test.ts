@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { createLogger, redactSensitive, redactUrl } from "../src/logger.js";
+import { GOOD_PASSWORD } from "./helpers/accounts.js";
 import type { TestApp } from "./helpers/app.js";
 import { createTestApp } from "./helpers/app.js";
+import { runCli, startCli } from "./helpers/process.js";
 
 const SECRETS = [
   "hunter2-password",
@@ -104,5 +110,82 @@ describe("redaction helpers", () => {
     logger.info({ headers: { authorization: "Bearer sr_abc", cookie: "s=1" } }, "x");
     assert.ok(!lines.join("").includes("sr_abc"));
     assert.ok(!lines.join("").includes("s=1"));
+  });
+});
+
+describe("log and audit times", () => {
+  /** A zone that is never UTC (UTC−5 or UTC−4), so local-time formatting would show. */
+  const ZONE = "America/New_York";
+  const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+  /** Within ten minutes of the real time: a local time read as UTC is four or five hours off. */
+  const assertNow = (ms: number, what: string): void =>
+    assert.ok(Math.abs(ms - Date.now()) < 10 * 60_000, `${what} is not the current UTC time`);
+
+  it(`are UTC whatever the process's TZ (server and CLI under TZ=${ZONE})`, async () => {
+    const offset = execFileSync(
+      process.execPath,
+      ["-e", "process.stdout.write(String(new Date().getTimezoneOffset()))"],
+      { env: { TZ: ZONE }, encoding: "utf8" },
+    );
+    assert.notEqual(Number(offset), 0, "the zone really is not UTC in a child process");
+
+    const cwd = mkdtempSync(join(tmpdir(), "strongroom-tz-"));
+    const env = { NODE_ENV: "development", PORT: "0", LOG_LEVEL: "info", TZ: ZONE };
+    const server = startCli(["serve"], env, cwd);
+    try {
+      const [, url] = await server.waitFor(/serving at (http:\/\/127\.0\.0\.1:\d+)/);
+      // An audit event written by the CLI process, under the same zone.
+      const created = await runCli(
+        [
+          "users",
+          "create",
+          "tz_auditor",
+          "--email=tz@example.test",
+          "--role=admin",
+          "--password-stdin",
+        ],
+        env,
+        cwd,
+        GOOD_PASSWORD,
+      );
+      assert.equal(created.code, 0, created.stderr);
+      // And some written by the server: a failed and a successful sign-in.
+      const login = (password: string): Promise<Response> =>
+        fetch(`${url}/api/v1/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "tz_auditor", password }),
+        });
+      assert.equal((await login("not-the-password-at-all-1")).status, 401);
+      const signedIn = await login(GOOD_PASSWORD);
+      assert.equal(signedIn.status, 200);
+      const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const audit = await fetch(`${url}/api/v1/audit?limit=50`, { headers: { cookie } });
+      assert.equal(audit.status, 200);
+      const { events } = (await audit.json()) as { events: Array<{ action: string; at: string }> };
+      const actions = events.map((event) => event.action);
+      assert.ok(actions.includes("user.create"), `the CLI's event: ${actions.join(", ")}`);
+      assert.ok(actions.filter((action) => action.startsWith("login.")).length >= 2, "sign-ins");
+      for (const event of events) {
+        assert.match(event.at, ISO_UTC, `${event.action} at ${event.at}`);
+        assertNow(Date.parse(event.at), `${event.action} at ${event.at}`);
+      }
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+
+    const lines = server
+      .stdout()
+      .split("\n")
+      .filter((line) => line.startsWith("{"));
+    assert.ok(lines.length >= 3, "the server wrote JSON log lines");
+    for (const line of lines) {
+      // pino writes epoch milliseconds; an ISO time would have to say Z.
+      const { time } = JSON.parse(line) as { time: unknown };
+      if (typeof time === "string") assert.match(time, ISO_UTC, `time in ${line}`);
+      else assert.equal(typeof time, "number", `time in ${line}`);
+      assertNow(typeof time === "string" ? Date.parse(time) : (time as number), `log ${line}`);
+    }
   });
 });
