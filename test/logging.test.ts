@@ -189,3 +189,92 @@ describe("log and audit times", () => {
     }
   });
 });
+
+describe("log injection", () => {
+  /** A line break, a carriage return, a Unicode line separator, ANSI escapes and a forged line. */
+  const HOSTILE = 'x\r\n{"level":50,"msg":"FORGED"}\u2028\u001b[31m\u001b[2K\rvisible\u0007';
+  const FORGED_MESSAGE = "FORGED";
+
+  /** Every line is one JSON object; no raw control character survives; nothing was forged. */
+  function parseLogLines(lines: string[]): Array<Record<string, unknown>> {
+    return lines.map((line) => {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+      assert.doesNotMatch(line, /[\u0000-\u001f\u007f]/, `a raw control character in ${line}`);
+      const record = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(typeof record, "object");
+      assert.notEqual(record.msg, FORGED_MESSAGE, `a forged line: ${line}`);
+      return record;
+    });
+  }
+
+  it("the logger writes a hostile value as one JSON line that reads back unchanged", () => {
+    const chunks: string[] = [];
+    const logger = createLogger({
+      level: "info",
+      pretty: false,
+      destination: new Writable({
+        write(chunk: Buffer, _e, cb) {
+          chunks.push(chunk.toString("utf8"));
+          cb();
+        },
+      }),
+    });
+    logger.warn(
+      { req: { method: "GET", url: `/p/${HOSTILE}` }, username: HOSTILE, userAgent: HOSTILE },
+      `refused ${HOSTILE}`,
+    );
+    const text = chunks.join("");
+    assert.equal(text.split("\n").length, 2, "one line, ended by one line feed");
+    const [record] = parseLogLines(text.split("\n").filter(Boolean));
+    assert.ok(record);
+    assert.equal((record.req as { url: string }).url, `/p/${HOSTILE}`, "escaped, not dropped");
+    assert.equal(record.username, HOSTILE);
+    assert.equal(record.userAgent, HOSTILE);
+    assert.equal(record.msg, `refused ${HOSTILE}`);
+  });
+
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp({ env: { LOG_LEVEL: "info" } });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it("a request with CR/LF and ANSI escapes in its URL, User-Agent and username logs only its own well-formed lines", async () => {
+    const encoded = encodeURIComponent(HOSTILE);
+    const requests = [
+      // Percent-encoded, as a client must send them, in the path and in the query.
+      { method: "GET" as const, url: `/api/v1/vaults/${encoded}?q=${encoded}` },
+      // Raw, as a hostile client might try (the HTTP layer normalises what it can).
+      { method: "GET" as const, url: `/vaults/${HOSTILE}?next=${HOSTILE}` },
+      // A failed sign-in whose username is the hostile text (JSON decodes \r\n into the string).
+      {
+        method: "POST" as const,
+        url: "/api/v1/auth/login",
+        payload: { username: HOSTILE, password: "not-the-password-at-all-1" },
+      },
+      { method: "GET" as const, url: "/login", headers: { accept: "text/html" } },
+    ];
+    const before = t.logs.length;
+    for (const request of requests) {
+      const response = await t.app.inject({
+        ...request,
+        headers: { ...request.headers, "user-agent": `curl/8 ${HOSTILE}` },
+      });
+      assert.ok(response.statusCode < 500, `${request.url}: ${response.statusCode}`);
+    }
+    const records = parseLogLines(t.logs.slice(before));
+    const byRequest = new Map<unknown, string[]>();
+    for (const record of records) {
+      assert.ok(typeof record.reqId === "string", `a line outside any request: ${record.msg}`);
+      byRequest.set(record.reqId, [...(byRequest.get(record.reqId) ?? []), String(record.msg)]);
+    }
+    assert.equal(byRequest.size, requests.length, "one set of lines per request");
+    for (const messages of byRequest.values()) {
+      assert.equal(messages[0], "incoming request");
+      assert.equal(messages.at(-1), "request completed");
+      assert.ok(messages.length <= 3, messages.join(", "));
+    }
+  });
+});
