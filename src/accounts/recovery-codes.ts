@@ -3,16 +3,27 @@ import { randomKeyBytes } from "../lib/random.js";
 
 /**
  * Two-factor recovery codes: single-use, high-entropy codes shown once at TOTP enrolment and
- * stored only as hashes. Each is 80 random bits written as 16 characters of Crockford's
+ * stored only as hashes. Each is 120 random bits written as 24 characters of Crockford's
  * base32 (lowercase; no i, l, o or u, so nothing reads as another character), grouped
- * `xxxx-xxxx-xxxx-xxxx` for reading aloud and typing.
+ * `xxxx-xxxx-xxxx-xxxx-xxxx-xxxx` for reading aloud and typing.
+ *
+ * Codes issued before 120 bits were 80 bits, 16 characters (`xxxx-xxxx-xxxx-xxxx`); they
+ * are still accepted, normalised and hashed the same way, so stored ones keep working until
+ * used or replaced at the next enrolment.
  */
 
 /** Crockford's base32 alphabet, lowercase. */
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
-/** 10 bytes = 80 bits = exactly 16 base32 characters. */
-const CODE_BYTES = 10;
-const CODE_CHARACTERS = 16;
+/**
+ * 15 bytes = 120 bits = exactly 24 base32 characters. At least 112 bits lets a single fast
+ * hash protect the stored code (ASVS 5.0 V6.5.2): guessing is out of reach, salt or not.
+ */
+const CODE_BYTES = 15;
+/** Bits of entropy in a newly issued code. */
+export const RECOVERY_CODE_BITS = CODE_BYTES * 8;
+const CODE_CHARACTERS = 24;
+/** The length of codes issued before 120 bits (80 bits), still redeemable. */
+const LEGACY_CODE_CHARACTERS = 16;
 const GROUP_LENGTH = 4;
 /** Upper bound on how many codes one call makes; more would only be a mistake. */
 const MAX_COUNT = 100;
@@ -20,26 +31,28 @@ const MAX_COUNT = 100;
 const MAX_INPUT_LENGTH = 64;
 /** Letters people type for digits they misread, mapped as Crockford's base32 specifies. */
 const LOOK_ALIKES: Readonly<Record<string, string>> = { o: "0", i: "1", l: "1" };
-const NORMALISED_FORMAT = new RegExp(`^[${ALPHABET}]{${CODE_CHARACTERS}}$`);
+const NORMALISED_FORMAT = new RegExp(
+  `^(?:[${ALPHABET}]{${CODE_CHARACTERS}}|[${ALPHABET}]{${LEGACY_CODE_CHARACTERS}})$`,
+);
 
 /**
- * `count` new recovery codes (default 10), each 80 bits from the OS CSPRNG, formatted
- * `xxxx-xxxx-xxxx-xxxx`. Throws `RangeError` unless 1 ≤ count ≤ 100.
+ * `count` new recovery codes (default 10), each 120 bits from the OS CSPRNG, formatted
+ * `xxxx-xxxx-xxxx-xxxx-xxxx-xxxx`. Throws `RangeError` unless 1 ≤ count ≤ 100.
  */
 export function generateRecoveryCodes(count = 10): string[] {
   if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
     throw new RangeError(`count must be an integer from 1 to ${MAX_COUNT}`);
   }
   const codes = new Set<string>();
-  // A repeat among 80-bit values is practically impossible, but a set makes "distinct" a
+  // A repeat among 120-bit values is practically impossible, but a set makes "distinct" a
   // guarantee rather than a probability.
   while (codes.size < count) codes.add(formatCode(encodeBase32(randomKeyBytes(CODE_BYTES))));
   return [...codes];
 }
 
 /**
- * The canonical form of what a user typed (16 lowercase Crockford characters, no dashes),
- * or null when it cannot be a recovery code. Forgiving of how people type: any case, spaces,
+ * The canonical form of what a user typed (24 lowercase Crockford characters, or 16 for a
+ * code issued before 120 bits; no dashes), or null when it cannot be a recovery code. Forgiving of how people type: any case, spaces,
  * dashes, and o/i/l for 0/1/1. Inputs longer than 64 characters are refused outright.
  */
 export function normaliseRecoveryCode(input: string): string | null {
@@ -53,9 +66,11 @@ export function normaliseRecoveryCode(input: string): string | null {
 
 /**
  * SHA-256 (hex) of the normalised code, for storage and lookup. A fast unsalted hash is
- * enough here, unlike for passwords, because each code carries 80 random bits: there is no
- * dictionary to try and brute force is out of reach. Throws `TypeError` when `code` cannot
- * be a recovery code; check user input with `normaliseRecoveryCode` first.
+ * enough here, unlike for passwords, because each new code carries 120 random bits (ASVS
+ * asks for a salted password hash only below 112): there is no dictionary to try and brute
+ * force is out of reach. Legacy 16-character codes hash the same way, so their stored hashes
+ * still match. Throws `TypeError` when `code` cannot be a recovery code; check user input
+ * with `normaliseRecoveryCode` first.
  */
 export function hashRecoveryCode(code: string): string {
   const normalised = normaliseRecoveryCode(code);

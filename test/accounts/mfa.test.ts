@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { generateTotpCode } from "../../src/accounts/totp.js";
 import type { SignedIn } from "../helpers/accounts.js";
@@ -132,6 +133,35 @@ describe("two-factor authentication", () => {
       ).statusCode,
       200,
     );
+  });
+
+  it("issues 120-bit codes in six groups, and still redeems a stored 80-bit code once", async () => {
+    const user = await createTestUser(t, { username: "legacy_codes" });
+    const { recoveryCodes } = await enrol(await signIn(t, "legacy_codes"));
+    for (const code of recoveryCodes)
+      assert.match(code, /^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){5}$/, "24 characters");
+    // A code issued before 120 bits, stored as it was then: SHA-256 of its 16 characters.
+    const legacy = "7k2m-9xq4-hr0t-v1zb";
+    await t.database.db
+      .insertInto("recovery_codes")
+      .values({
+        id: randomUUID(),
+        user_id: user.id,
+        code_hash: createHash("sha256").update("7k2m9xq4hr0tv1zb").digest("hex"),
+        used_at: null,
+        created_at: t.clock.now().toISOString(),
+      })
+      .execute();
+    const typed = "7K2M 9XQ4 HROT VIZB"; // as people type it
+    const redeemed = await login({
+      username: "legacy_codes",
+      password: GOOD_PASSWORD,
+      totp: typed,
+    });
+    assert.equal(redeemed.statusCode, 200, redeemed.body);
+    const again = await login({ username: "legacy_codes", password: GOOD_PASSWORD, totp: legacy });
+    assert.equal(again.statusCode, 401, "spent like any other code");
+    assert.match(JSON.parse(again.body).type, /mfa-required$/);
   });
 
   it("is removed only with the password", async () => {
