@@ -1,4 +1,3 @@
-import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type {
   FastifyBaseLogger,
@@ -216,16 +215,18 @@ export function answerFrameworkError(
 /** What Node's HTTP parser refuses before there is a request, by the parser's error code. */
 const CLIENT_ERRORS: Record<
   string,
-  { status: number; code: string; title: string; detail: string }
+  { status: number; reason: string; code: string; title: string; detail: string }
 > = {
   ERR_HTTP_REQUEST_TIMEOUT: {
     status: 408,
+    reason: "Request Timeout",
     code: "request-timeout",
     title: "Request timeout",
     detail: "The request was not received in time.",
   },
   HPE_HEADER_OVERFLOW: {
     status: 431,
+    reason: "Request Header Fields Too Large",
     code: "request-header-fields-too-large",
     title: "Request header fields too large",
     detail: "The request's headers are larger than this server accepts.",
@@ -247,6 +248,7 @@ export function createClientErrorHandler(
     if (error.code === "ECONNRESET" || socket.destroyed) return;
     const known = CLIENT_ERRORS[error.code ?? ""] ?? {
       status: 400,
+      reason: "Bad Request",
       code: "bad-request",
       title: "Bad request",
       detail: "The request is not well-formed HTTP.",
@@ -265,7 +267,7 @@ export function createClientErrorHandler(
     if (socket.writable) {
       const body = JSON.stringify(problem);
       socket.write(
-        `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\n` +
+        `HTTP/1.1 ${known.status} ${known.reason}\r\n` +
           `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
           `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n` +
           `X-Request-Id: ${problem.requestId}\r\nConnection: close\r\n\r\n${body}`,
