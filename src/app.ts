@@ -24,6 +24,7 @@ import {
 import { JSON_BODY_LIMIT_BYTES, registerJsonBodyParser } from "./http/json-body.js";
 import { registerMethodGuard } from "./http/method-guard.js";
 import { collectOpenApiRoutes } from "./http/openapi.js";
+import { registerSecurityEventLog } from "./http/security-events.js";
 import { createSecurityHeaderSetter, registerSecurityHeaders } from "./http/security-headers.js";
 import { tlsServerOptions } from "./http/tls.js";
 import { registerZodCompilers } from "./http/zod.js";
@@ -122,6 +123,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     exposeInternals: config.debug && config.env === "development",
     isUnavailableError: (error) => deps.database.dialect.isConnectionError(error),
   });
+  registerSecurityEventLog(app);
 
   // Metrics only when METRICS_TOKEN is set: otherwise no registry, no hook, no route (404).
   // One registry per app, never prom-client's global one, so apps in one process stay apart.

@@ -66,6 +66,15 @@ export function registerAuthentication(
       const principal = await authenticate(request, reply);
       if (principal !== null) {
         request.principal = principal;
+        // Every later line of the request (its errors, "request completed") says who it was
+        // and how they authenticated — never with what: `bearerId` is the API token's id.
+        const log = request.log.child({
+          userId: principal.userId,
+          via: principal.kind,
+          ...(principal.tokenId === null ? {} : { bearerId: principal.tokenId }),
+        });
+        request.log = log;
+        reply.log = log;
         return;
       }
     }

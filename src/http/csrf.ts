@@ -21,7 +21,10 @@ export interface CsrfOptions {
 }
 
 function csrfRefused(detail: string): AppError {
-  return new AppError("csrf-failed", 403, "Forbidden", { detail });
+  return new AppError("csrf-failed", 403, "Forbidden", {
+    detail,
+    securityEvent: "security.csrf_refused",
+  });
 }
 
 const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;

@@ -11,6 +11,16 @@ export interface FieldError {
   message: string;
 }
 
+/**
+ * Refusals that operators want to see as security events in the application log (not the
+ * audit chain, which anonymous traffic must not be able to grow). Stable names: alerting
+ * rules match on them. See docs/deployment.md, "Logs".
+ */
+export type SecurityEvent =
+  | "security.token_refused"
+  | "security.access_denied"
+  | "security.csrf_refused";
+
 export interface AppErrorOptions {
   detail?: string;
   errors?: FieldError[];
@@ -18,6 +28,8 @@ export interface AppErrorOptions {
   headers?: Record<string, string>;
   /** The underlying error, for logs only. */
   cause?: unknown;
+  /** Log this refusal as a security event (never serialized; the client sees nothing of it). */
+  securityEvent?: SecurityEvent;
 }
 
 /** An error whose code, status, title and detail may be shown to the client. */
@@ -28,6 +40,8 @@ export class AppError extends Error {
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
+  /** The security event this refusal is logged as, if any; never sent to the client. */
+  readonly securityEvent: SecurityEvent | undefined;
 
   constructor(code: string, status: number, title: string, options: AppErrorOptions = {}) {
     super(options.detail ?? title, { cause: options.cause });
@@ -38,6 +52,7 @@ export class AppError extends Error {
     this.detail = options.detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.securityEvent = options.securityEvent;
   }
 }
 
@@ -64,9 +79,15 @@ export function forbidden(detail = "You are not allowed to do this."): AppError 
   return new AppError("forbidden", 403, "Forbidden", { detail });
 }
 
-/** 404: not found, or hidden from this caller. */
-export function notFound(detail = "The requested resource was not found."): AppError {
-  return new AppError("not-found", 404, "Not found", { detail });
+/**
+ * 404: not found, or hidden from this caller. `options.securityEvent` marks the hidden case
+ * for the log only; the answer is the same either way.
+ */
+export function notFound(
+  detail = "The requested resource was not found.",
+  options: Pick<AppErrorOptions, "securityEvent"> = {},
+): AppError {
+  return new AppError("not-found", 404, "Not found", { detail, ...options });
 }
 
 /** 405: the method is not supported; `allow` lists what is. */

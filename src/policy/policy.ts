@@ -107,11 +107,15 @@ export function decide(actor: Actor, action: Action, vault?: VaultResource): Dec
 
 /**
  * Throws unless `decide` allows: 404 when the caller may not see the vault (so its existence
- * is not revealed), 403 when they can see it but lack the right.
+ * is not revealed), 403 when they can see it but lack the right. Both are logged as the
+ * security event `security.access_denied` (the client's 404 stays that of a missing vault).
  */
 export function authorize(actor: Actor, action: Action, vault?: VaultResource): void {
   const decision = decide(actor, action, vault);
   if (decision.allowed) return;
-  if (decision.hidden) throw notFound();
-  throw new AppError("forbidden", 403, "Forbidden", { detail: "You are not allowed to do this." });
+  if (decision.hidden) throw notFound(undefined, { securityEvent: "security.access_denied" });
+  throw new AppError("forbidden", 403, "Forbidden", {
+    detail: "You are not allowed to do this.",
+    securityEvent: "security.access_denied",
+  });
 }

@@ -1,7 +1,9 @@
+import type { FastifyRequest } from "fastify";
 import type { Db } from "../db/schema.js";
 import type { Authenticator } from "../http/authentication.js";
+import { logSecurityEvent } from "../http/security-events.js";
 import { AppError } from "../lib/errors.js";
-import { resolveBearerToken } from "./tokens.service.js";
+import { type BearerRefusal, resolveBearerToken } from "./tokens.service.js";
 
 /** `Bearer <token>`, scheme case-insensitive (RFC 9110 §11.1), one or more spaces. */
 const BEARER_PATTERN = /^bearer +(\S+)$/i;
@@ -18,6 +20,20 @@ function invalidToken(): AppError {
     detail: "The API token is invalid, expired or revoked.",
     headers: { "www-authenticate": 'Bearer realm="strongroom", error="invalid_token"' },
   });
+}
+
+/**
+ * Logs the refusal as `security.token_refused` (reason, and the token's row id and owner
+ * when it was found — never the token) and returns the 401 to throw.
+ */
+function refuse(request: FastifyRequest, refusal: BearerRefusal): AppError {
+  logSecurityEvent(request, "security.token_refused", {
+    reason: refusal.reason,
+    userId: refusal.userId,
+    bearerId: refusal.tokenId,
+    via: "token",
+  });
+  return invalidToken();
 }
 
 /**
@@ -38,12 +54,13 @@ export function bearerAuthenticator(db: Db, now: () => Date): Authenticator {
     // Other schemes (Basic from a protecting proxy, say) are not ours to judge: the request
     // goes on as if it had none. Anything claiming to be a bearer token must be a live one.
     if (!/^bearer(\s|$)/i.test(header)) return null;
-    if (header.length > AUTHORIZATION_MAX_LENGTH) throw invalidToken();
+    const malformed: BearerRefusal = { reason: "malformed", tokenId: null, userId: null };
+    if (header.length > AUTHORIZATION_MAX_LENGTH) throw refuse(request, malformed);
     const match = BEARER_PATTERN.exec(header);
     const text = match?.[1];
-    if (text === undefined) throw invalidToken();
-    const principal = await resolveBearerToken(db, text, now());
-    if (principal === null) throw invalidToken();
-    return principal;
+    if (text === undefined) throw refuse(request, malformed);
+    const resolved = await resolveBearerToken(db, text, now());
+    if (resolved.principal === null) throw refuse(request, resolved.refusal);
+    return resolved.principal;
   };
 }

@@ -170,26 +170,53 @@ export async function revokeAllUserTokens(db: Db, userId: string, now: Date): Pr
   return revokeUserApiTokens(db, userId, now.toISOString());
 }
 
+/** Why a bearer token was refused, for the security log (never for the client). */
+export type BearerRefusalReason =
+  | "malformed"
+  | "unknown"
+  | "revoked"
+  | "expired"
+  | "owner-disabled";
+
 /**
- * The caller a bearer token speaks for, or null when the text is not a token we issued, or
- * the token is unknown, revoked, expired, or its owner is disabled or gone. The role is the
- * owner's current one, so a demotion applies at once; `last_used_at` is written at most once
- * per {@link TOKEN_TOUCH_INTERVAL_MS}.
+ * A refused bearer token: the reason and, when the token was found, its row id and owner —
+ * both non-secret — so the log can say whose token it was. Never any part of the token.
+ */
+export interface BearerRefusal {
+  reason: BearerRefusalReason;
+  tokenId: string | null;
+  userId: string | null;
+}
+
+/**
+ * The caller a bearer token speaks for, or why it is refused: the text is not a token we
+ * issued (`malformed`), or the token is `unknown`, `revoked`, `expired`, or its owner is
+ * disabled (`owner-disabled`; a deleted owner's tokens are gone, so `unknown`). The role is
+ * the owner's current one, so a demotion applies at once; `last_used_at` is written at most
+ * once per {@link TOKEN_TOUCH_INTERVAL_MS}.
  */
 export async function resolveBearerToken(
   db: Db,
   text: string,
   now: Date,
-): Promise<Principal | null> {
+): Promise<{ principal: Principal } | { principal: null; refusal: BearerRefusal }> {
+  const refuse = (
+    reason: BearerRefusalReason,
+    found?: { tokenId: string; userId: string },
+  ): { principal: null; refusal: BearerRefusal } => ({
+    principal: null,
+    refusal: { reason, tokenId: found?.tokenId ?? null, userId: found?.userId ?? null },
+  });
   // Shape first: a malformed or oversized value never reaches the database.
-  if (!API_TOKEN_PATTERN.test(text)) return null;
+  if (!API_TOKEN_PATTERN.test(text)) return refuse("malformed");
   const found = await findApiTokenWithOwnerByHash(db, hashToken(text));
-  if (found === null) return null;
+  if (found === null) return refuse("unknown");
   const { token, owner } = found;
-  if (token.revoked_at !== null) return null;
+  const whose = { tokenId: token.id, userId: owner.id };
+  if (token.revoked_at !== null) return refuse("revoked", whose);
   const nowIso = now.toISOString();
-  if (token.expires_at <= nowIso) return null;
-  if (owner.disabled_at !== null) return null;
+  if (token.expires_at <= nowIso) return refuse("expired", whose);
+  if (owner.disabled_at !== null) return refuse("owner-disabled", whose);
   if (
     token.last_used_at === null ||
     now.getTime() - Date.parse(token.last_used_at) >= TOKEN_TOUCH_INTERVAL_MS
@@ -197,12 +224,17 @@ export async function resolveBearerToken(
     await touchApiToken(db, token.id, nowIso);
   }
   return {
-    kind: "token",
-    userId: owner.id,
-    username: owner.username,
-    role: owner.role,
-    sessionId: null,
-    tokenId: token.id,
-    scopes: token.scopes.map((scope) => ({ vaultId: scope.vaultId, permission: scope.permission })),
+    principal: {
+      kind: "token",
+      userId: owner.id,
+      username: owner.username,
+      role: owner.role,
+      sessionId: null,
+      tokenId: token.id,
+      scopes: token.scopes.map((scope) => ({
+        vaultId: scope.vaultId,
+        permission: scope.permission,
+      })),
+    },
   };
 }
