@@ -132,6 +132,21 @@ describe("sessions", () => {
     assert.equal((await me(a.cookie)).statusCode, 200, "the current session stays");
   });
 
+  it("has no cap on concurrent sessions: every sign-in adds one, and none is ended for it", async () => {
+    await createTestUser(t, { username: "many_devices" });
+    const COUNT = 12;
+    const sessions = [];
+    for (let i = 0; i < COUNT; i++) sessions.push(await signIn(t, "many_devices"));
+    const statuses = await Promise.all(sessions.map(async (s) => (await me(s.cookie)).statusCode));
+    assert.deepEqual(new Set(statuses), new Set([200]), "the oldest session still works");
+    const last = sessions.at(-1);
+    assert.ok(last);
+    const list = JSON.parse(
+      (await t.app.inject({ url: "/api/v1/me/sessions", headers: { cookie: last.cookie } })).body,
+    ) as { sessions: unknown[] };
+    assert.equal(list.sessions.length, COUNT, "each is listed, for the user to end");
+  });
+
   it("cannot revoke another user's session", async () => {
     await createTestUser(t, { username: "owner_o" });
     await createTestUser(t, { username: "intruder_i" });
