@@ -310,6 +310,29 @@ describe("error responses", () => {
     assert.equal(received.length, before);
   });
 
+  it("a compressed (or otherwise encoded) body gives 415, not a guess at its bytes", async () => {
+    const before = received.length;
+    for (const encoding of ["gzip", "deflate", "br", "x-anything"]) {
+      const response = await t.app.inject({
+        method: "POST",
+        url: "/api/v1/test/echo",
+        payload: JSON.stringify({ username: "alice", count: 1 }),
+        headers: { "content-type": "application/json", "content-encoding": encoding },
+      });
+      assert.equal(response.statusCode, 415, encoding);
+      assert.match(String(problem(response.body).type), /unsupported-media-type$/);
+      assert.match(String(problem(response.body).detail), /Content-Encoding/);
+    }
+    assert.equal(received.length, before);
+    const identity = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/test/echo",
+      payload: JSON.stringify({ username: "alice", count: 1 }),
+      headers: { "content-type": "application/json", "content-encoding": "identity" },
+    });
+    assert.equal(identity.statusCode, 200, identity.body);
+  });
+
   it("an oversized body gives 413", async () => {
     const response = await t.app.inject({
       method: "POST",

@@ -36,14 +36,25 @@ export function jsonNestingDepth(text: string, limit: number): number {
 }
 
 /**
- * Replaces Fastify's JSON parser with one that also bounds nesting depth, insists on UTF-8,
- * and refuses `__proto__` / `constructor.prototype` keys (prototype pollution). Any other
+ * Replaces Fastify's JSON parser with one that also bounds nesting depth, insists on UTF-8
+ * and on an unencoded body (no Content-Encoding), and refuses `__proto__` / `constructor.prototype` keys (prototype pollution). Any other
  * content type on a body gets 415 from Fastify itself.
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   // Fastify also parses text/plain by default; the API takes JSON and nothing else.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const encoding = request.headers["content-encoding"];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
+      // Bodies are never decompressed (no zip bombs); taking encoded bytes as JSON would be a guess.
+      done(
+        new AppError("unsupported-media-type", 415, "Unsupported media type", {
+          detail: "Request bodies must not be compressed: send them without a Content-Encoding.",
+        }),
+        undefined,
+      );
+      return;
+    }
     const charset = /charset=([^;\s]+)/i.exec(request.headers["content-type"] ?? "")?.[1];
     if (charset !== undefined && !/^"?utf-?8"?$/i.test(charset)) {
       done(
