@@ -1,5 +1,6 @@
 /**
- * Header audit: every page and API route, answered over https (through a trusted proxy), is
+ * Header audit: every page and API route, answered over a real socket as if over https (the
+ * scheme comes from a trusted proxy's X-Forwarded-Proto, as behind nginx), is
  * scored with the Mozilla HTTP Observatory's rules (test/helpers/observatory.ts) and must
  * get A+ — signed in and signed out, on success and on error answers alike, and the sign-in
  * answer that sets the session cookie.
@@ -47,6 +48,34 @@ function registeredRoutes(app: FastifyInstance): Array<{ method: string; url: st
     for (const method of (match[3] ?? "").split(", ")) routes.push({ method, url });
   }
   return routes;
+}
+
+/** A response as the scorer reads it, received over a real socket. */
+interface Received {
+  statusCode: number;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
+
+/** Sends one request to the listening server (no redirects followed) and reads it whole. */
+async function send(
+  base: string,
+  request: { method: string; url: string; headers: Record<string, string>; payload?: unknown },
+): Promise<Received> {
+  const hasBody = request.payload !== undefined;
+  const response = await fetch(`${base}${request.url}`, {
+    method: request.method,
+    redirect: "manual",
+    headers: { ...request.headers, ...(hasBody ? { "content-type": "application/json" } : {}) },
+    ...(hasBody ? { body: JSON.stringify(request.payload) } : {}),
+  });
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers["set-cookie"] = cookies;
+  return { statusCode: response.status, headers, body: await response.text() };
 }
 
 function describeFailure(label: string, result: ObservatoryResult): string {
@@ -117,8 +146,11 @@ describe("the Observatory's rules, as implemented here", () => {
 describe("header audit of every route over https", () => {
   let t: TestApp;
   let session: SignedIn;
+  /** The app listening on a loopback port: every audited answer comes over a real socket. */
+  let base: string;
   before(async () => {
     t = await createTestApp({ env: { PUBLIC_URL: ORIGIN, TRUST_PROXY: "127.0.0.1" } });
+    base = await t.app.listen({ port: 0, host: "127.0.0.1" });
     await createTestUser(t, { username: "observer" });
     session = await signIn(t, "observer");
     const headers = { ...asSession(session), ...VIA_PROXY, origin: ORIGIN };
@@ -139,7 +171,7 @@ describe("header audit of every route over https", () => {
   });
 
   it("gives A+ to the sign-in answer that sets the session cookie", async () => {
-    const response = await t.app.inject({
+    const response = await send(base, {
       method: "POST",
       url: "/api/v1/auth/login",
       headers: { ...VIA_PROXY, origin: ORIGIN },
@@ -163,8 +195,8 @@ describe("header audit of every route over https", () => {
       for (const signedIn of [true, false]) {
         // Unsafe requests go without the CSRF token: they are refused and change nothing,
         // and a refusal must carry the same headers as a success.
-        const response = await t.app.inject({
-          method: method as "GET",
+        const response = await send(base, {
+          method,
           url,
           headers: {
             ...VIA_PROXY,
