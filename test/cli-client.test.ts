@@ -140,6 +140,38 @@ describe("strongroom client commands against a real server", () => {
     assertOneLine(empty.stderr, /empty/);
   });
 
+  it("set --if-version writes only over the version named (0: only a new secret), else exit 8", async () => {
+    const first = await cli(["set", "app/LOCKED", "--if-version", "0"], { stdin: "v1" });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, "created app/LOCKED version 1\n");
+    const again = await cli(["set", "app/LOCKED", "--if-version", "0"], { stdin: "clobber" });
+    assert.equal(again.code, CLIENT_EXIT.preconditionFailed);
+    assertOneLine(again.stderr, /not written: the secret is at version 1 now/);
+
+    const second = await cli(["set", "app/LOCKED", "--if-version", "1"], { stdin: "v2" });
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stderr, "updated app/LOCKED version 2\n");
+    const stale = await cli(["set", "app/LOCKED", "--if-version", "1"], { stdin: "stale" });
+    assert.equal(stale.code, CLIENT_EXIT.preconditionFailed);
+    assertOneLine(
+      stale.stderr,
+      /not written: the secret is at version 2 now, not the one --if-version names/,
+    );
+    assert.equal((await cli(["get", "app/LOCKED"])).stdout, "v2");
+
+    const missing = await cli(["set", "app/NEVER_MADE", "--if-version", "3"], { stdin: "x" });
+    assert.equal(missing.code, CLIENT_EXIT.preconditionFailed);
+    assertOneLine(missing.stderr, /not written: the secret does not exist/);
+    assert.equal((await cli(["get", "app/NEVER_MADE"])).code, CLIENT_EXIT.notFound);
+
+    for (const bad of ["-1", "two", "1.5", "99999999999"]) {
+      const usage = await cli(["set", "app/LOCKED", `--if-version=${bad}`], { stdin: "x" });
+      assert.equal(usage.code, CLIENT_EXIT.usage, bad);
+      assertOneLine(usage.stderr, /--if-version must be a version number/);
+    }
+    assert.equal((await cli(["get", "app/LOCKED"])).stdout, "v2");
+  });
+
   it("list prints one name per line", async () => {
     const result = await cli(["list", "app"], { token: readToken });
     assert.equal(result.code, 0, result.stderr);

@@ -18,6 +18,7 @@
  * | 5    | 404: no such vault or secret (or not visible to this token)              |
  * | 6    | 429: throttled; the message says when to retry                           |
  * | 7    | network failure: the server cannot be reached (or did not answer in 30s) |
+ * | 8    | 412: `set --if-version N` found the secret at another version            |
  *
  * `run` exits with CMD's own exit code once CMD has started (so these codes apply only to what
  * happens before it starts), 128+N when CMD was killed by signal N, 127 when CMD is not found
@@ -80,17 +81,30 @@ export function registerClientCommands(program: Command): void {
       .description("store a new version of a secret, reading the value from stdin (exactly)")
       .argument("<vault/name>", "the vault's slug and the secret's name, e.g. ci/DEPLOY_KEY")
       .option("--from-file <path>", "read the value from this file instead of stdin")
-      .option("--note <text>", "a note stored with this version"),
-  ).action((path: string, options: ConnectionOptions & { fromFile?: string; note?: string }) =>
-    runAction("set", async () => {
-      const { vault, name } = secretPathOrExit(path);
-      const client = connect(options);
-      const value = readValue(options.fromFile);
-      const result = await client.putSecret(vault, name, { value, note: options.note });
-      process.stderr.write(
-        `${result.created ? "created" : "updated"} ${vault}/${name} version ${result.version}\n`,
-      );
-    }),
+      .option("--note <text>", "a note stored with this version")
+      .option(
+        "--if-version <n>",
+        "write only if the secret is still at version N (0: only if it does not exist yet); exit 8 otherwise",
+      ),
+  ).action(
+    (
+      path: string,
+      options: ConnectionOptions & { fromFile?: string; note?: string; ifVersion?: string },
+    ) =>
+      runAction("set", async () => {
+        const { vault, name } = secretPathOrExit(path);
+        const ifVersion = versionOrExit(options.ifVersion);
+        const client = connect(options);
+        const value = readValue(options.fromFile);
+        const result = await client.putSecret(vault, name, {
+          value,
+          note: options.note,
+          ifVersion,
+        });
+        process.stderr.write(
+          `${result.created ? "created" : "updated"} ${vault}/${name} version ${result.version}\n`,
+        );
+      }),
   );
 
   withConnectionOptions(
@@ -203,6 +217,17 @@ function connect(options: ConnectionOptions): StrongroomClient {
       "strongroom: warning: STRONGROOM_URL is plain http: the token and secrets cross the network unencrypted\n",
     );
   return createClient(config);
+}
+
+/** `--if-version`: a whole number, 0 or more; undefined when not given. */
+function versionOrExit(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,10}$/.test(text) || Number(text) > 2_147_483_647)
+    throw new ClientError(
+      `--if-version must be a version number (0 for "does not exist yet"), not "${text}"`,
+      CLIENT_EXIT.usage,
+    );
+  return Number(text);
 }
 
 function secretPathOrExit(path: string): { vault: string; name: string } {

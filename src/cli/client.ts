@@ -12,6 +12,8 @@ export const CLIENT_EXIT = {
   notFound: 5,
   throttled: 6,
   unreachable: 7,
+  /** 412: `set --if-version N` found the secret at another version; nothing was written. */
+  preconditionFailed: 8,
 } as const;
 
 /** How long one request may take before the client gives up on the server. */
@@ -162,7 +164,12 @@ export interface StrongroomClient {
   putSecret(
     vault: string,
     name: string,
-    input: { value: string; note?: string | undefined },
+    input: {
+      value: string;
+      note?: string | undefined;
+      /** Write only if the secret is at this version (If-Match); 0: only if it does not exist. */
+      ifVersion?: number | undefined;
+    },
   ): Promise<{ created: boolean; version: number }>;
   listSecretNames(vault: string): Promise<string[]>;
 }
@@ -174,13 +181,14 @@ export function createClient(config: ClientConfig): StrongroomClient {
 
   async function request(
     url: string,
-    init: RequestInit = {},
+    init: RequestInit & { headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: object }> {
     let response: Response;
     try {
       response = await fetch(url, {
         ...init,
         headers: {
+          ...init.headers,
           accept: "application/json",
           authorization: `Bearer ${config.token}`,
           ...(init.body === undefined ? {} : { "content-type": "application/json" }),
@@ -231,7 +239,17 @@ export function createClient(config: ClientConfig): StrongroomClient {
     async putSecret(vault, name, input) {
       const answer = await request(secretsUrl(vault, name), {
         method: "PUT",
-        body: JSON.stringify(input.note === undefined ? { value: input.value } : input),
+        headers:
+          input.ifVersion === undefined
+            ? {}
+            : input.ifVersion === 0
+              ? { "if-none-match": "*" }
+              : { "if-match": `"${input.ifVersion}"` },
+        body: JSON.stringify(
+          input.note === undefined
+            ? { value: input.value }
+            : { value: input.value, note: input.note },
+        ),
       });
       const version = (answer.body as { version?: unknown }).version;
       return {
@@ -282,6 +300,15 @@ export function errorForResponse(
       );
     case 404:
       return new ClientError("no such vault or secret", CLIENT_EXIT.notFound);
+    case 412: {
+      const etag = /^"(\d+)"$/.exec(response.headers.get("etag") ?? "")?.[1];
+      return new ClientError(
+        etag === undefined
+          ? "not written: the secret does not exist (--if-version expected it to)"
+          : `not written: the secret is at version ${etag} now, not the one --if-version names`,
+        CLIENT_EXIT.preconditionFailed,
+      );
+    }
     case 429: {
       const seconds = Number(response.headers.get("retry-after"));
       const after = Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 1;

@@ -32,7 +32,7 @@ function openApiPath(url: string): string {
   return url.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 }
 
-function parameters(schema: JsonSchema | null, location: "path" | "query"): unknown[] {
+function parameters(schema: JsonSchema | null, location: "path" | "query" | "header"): unknown[] {
   const properties = (schema?.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((schema?.required ?? []) as string[]);
   return Object.entries(properties).map(([name, property]) => ({
@@ -95,6 +95,7 @@ export function collectOpenApiRoutes(app: FastifyInstance): () => JsonSchema {
         parameters: [
           ...parameters(toSchema(schema.params, "input"), "path"),
           ...parameters(toSchema(schema.querystring, "input"), "query"),
+          ...parameters(toSchema(schema.headers, "input"), "header"),
         ],
         ...(body
           ? { requestBody: { required: true, content: { "application/json": { schema: body } } } }

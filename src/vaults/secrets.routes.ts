@@ -5,6 +5,7 @@ import type { Db } from "../db/schema.js";
 import { requirePrincipal } from "../http/authentication.js";
 import type { ZodTypeProvider } from "../http/zod.js";
 import { authorizeVault } from "./access.js";
+import { preconditionFromHeaders, writePreconditionHeaders } from "./preconditions.js";
 import type { SecretRow } from "./secrets.repository.js";
 import type { SecretKeys } from "./secrets.service.js";
 import {
@@ -92,6 +93,7 @@ export async function secretRoutes(
       bodyLimit: SECRET_BODY_LIMIT_BYTES,
       schema: {
         params: secretParams,
+        headers: writePreconditionHeaders,
         body: putSecretBody,
         response: { 200: secretMetadataResponse, 201: secretMetadataResponse },
       },
@@ -102,6 +104,7 @@ export async function secretRoutes(
       const { secret, created } = await putSecret(db, keys, acting, access, {
         name: request.params.name,
         ...request.body,
+        precondition: preconditionFromHeaders(request.headers),
       });
       reply.status(created ? 201 : 200);
       reply.header("etag", `"${secret.current_version}"`);
@@ -193,7 +196,13 @@ export async function secretRoutes(
 
   routes.post(
     "/vaults/:vault/secrets/:name/versions/:n/restore",
-    { schema: { params: versionParams, response: { 201: secretMetadataResponse } } },
+    {
+      schema: {
+        params: versionParams,
+        headers: writePreconditionHeaders,
+        response: { 201: secretMetadataResponse },
+      },
+    },
     async (request, reply) => {
       const acting = actingFrom(request, now);
       const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.write");
@@ -204,8 +213,10 @@ export async function secretRoutes(
         access,
         request.params.name,
         request.params.n,
+        preconditionFromHeaders(request.headers),
       );
       reply.status(201);
+      reply.header("etag", `"${secret.current_version}"`);
       return presentMetadata(secret);
     },
   );

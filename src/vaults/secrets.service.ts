@@ -10,6 +10,8 @@ import { randomId } from "../lib/random.js";
 import type { SecretBytes } from "../lib/secret-bytes.js";
 import type { VaultAccess } from "./access.js";
 import { grantVaultAccess } from "./access.js";
+import type { VersionPrecondition } from "./preconditions.js";
+import { checkPrecondition } from "./preconditions.js";
 import { openSecretVersion, sealSecretVersion } from "./secret-crypto.js";
 import type { SecretRow, SecretVersionRow } from "./secrets.repository.js";
 import {
@@ -94,7 +96,7 @@ export async function putSecret(
   keys: SecretKeys,
   acting: Acting,
   access: VaultAccess,
-  input: { name: string; value: string; note?: string | undefined },
+  input: SecretWrite,
 ): Promise<{ secret: SecretRow; created: boolean }> {
   for (let attempt = 0; ; attempt++) {
     try {
@@ -109,6 +111,15 @@ export async function putSecret(
       throw error;
     }
   }
+}
+
+/** What one write stores: a new version of `name`. */
+export interface SecretWrite {
+  name: string;
+  value: string;
+  note?: string | undefined;
+  /** What the secret must look like before the write (If-Match); 412 and nothing written otherwise. */
+  precondition?: VersionPrecondition | null | undefined;
 }
 
 /** Who writes a version: recorded in `created_by` and as the audit event's actor. */
@@ -134,10 +145,16 @@ async function writeVersion(
   keyring: readonly MasterKey[],
   writer: SecretWriter,
   vault: VaultRow,
-  input: { name: string; value: string; note?: string | undefined },
+  input: SecretWrite,
+  audit: { action: string; details: Record<string, string | number> } = {
+    action: "secret.write",
+    details: {},
+  },
 ): Promise<{ secret: SecretRow; created: boolean; trimmed: number }> {
   const now = writer.now.toISOString();
   const existing = await findSecretForUpdate(trx, vault.id, input.name);
+  // Under the row lock: no other writer can change the version between check and write.
+  checkPrecondition(input.precondition, existing?.current_version ?? null);
   const secret: SecretRow = existing ?? {
     id: randomId(),
     vault_id: vault.id,
@@ -170,7 +187,10 @@ async function writeVersion(
     version > SECRET_VERSIONS_KEPT
       ? await deleteVersionsUpTo(trx, secret.id, version - SECRET_VERSIONS_KEPT)
       : 0;
-  await recordWrite(trx, writer, "secret.write", `${vault.slug}/${input.name}`, { version });
+  await recordWrite(trx, writer, audit.action, `${vault.slug}/${input.name}`, {
+    ...audit.details,
+    version,
+  });
   return {
     secret: { ...secret, current_version: version, updated_at: now },
     created: existing === null,
@@ -407,7 +427,14 @@ export async function deleteSecret(
   await dialectOf(db).scrubDeletedData(db);
 }
 
-/** Writes a new version holding version `n`'s value and note. */
+/**
+ * Rollback: writes a new version holding version `n`'s value and note, in one transaction
+ * under the secret's row lock (so `precondition`, the caller's If-Match, is checked against
+ * the version actually replaced). Audited as one `secret.restore` event `{from, version}`;
+ * the old value is decrypted on the server and never returned, so it is not a reveal.
+ * @throws 404 for no such secret or version, 412 when `precondition` fails, 422
+ *   `integrity-error` when version `n` fails authentication.
+ */
 export async function restoreVersion(
   db: Db,
   keys: SecretKeys,
@@ -415,16 +442,43 @@ export async function restoreVersion(
   access: VaultAccess,
   name: string,
   n: number,
+  precondition: VersionPrecondition | null = null,
 ): Promise<{ secret: SecretRow }> {
-  const old = await revealSecret(db, keys, acting, access, name, n);
-  const { secret } = await putSecret(db, keys, acting, access, {
-    name,
-    value: old.value,
-    note: old.note ?? undefined,
+  const result = await withTransactionRetry(db, async (trx) => {
+    const secret = await findSecretForUpdate(trx, access.vault.id, name);
+    if (secret === null) throw notFound("There is no such secret.");
+    checkPrecondition(precondition, secret.current_version);
+    const found = await findSecretWithVersion(trx, access.vault.id, name, n);
+    if (found?.version == null) throw notFound("There is no such version.");
+    let opened: { value: Buffer; note: Buffer | null };
+    try {
+      opened = openSecretVersion(
+        keys.keyring,
+        { vaultId: access.vault.id, secretId: secret.id, version: n },
+        found.version,
+      );
+    } catch (error) {
+      if (error instanceof DecryptionError) throw integrityError(error);
+      throw error;
+    }
+    try {
+      return await writeVersion(
+        trx,
+        keys.keyring,
+        writerOf(acting),
+        access.vault,
+        {
+          name,
+          value: opened.value.toString("utf8"),
+          note: opened.note?.toString("utf8"),
+        },
+        { action: "secret.restore", details: { from: n } },
+      );
+    } finally {
+      opened.value.fill(0);
+      opened.note?.fill(0);
+    }
   });
-  await auditAction(db, acting, "secret.restore", `${access.vault.slug}/${name}`, {
-    from: n,
-    version: secret.current_version,
-  });
-  return { secret };
+  if (result.trimmed > 0) await dialectOf(db).scrubDeletedData(db);
+  return { secret: result.secret };
 }

@@ -7,12 +7,15 @@ import { AppError, notFound } from "../lib/errors.js";
 import { authorize, decide } from "../policy/policy.js";
 import type { VaultAccess } from "../vaults/access.js";
 import { authorizeVault } from "../vaults/access.js";
+import type { VersionPrecondition } from "../vaults/preconditions.js";
+import { PreconditionFailedError } from "../vaults/preconditions.js";
 import {
   deleteSecret,
   findSecretOrThrow,
   listSecrets,
   listSecretVersions,
   putSecret,
+  restoreVersion,
   revealSecret,
 } from "../vaults/secrets.service.js";
 import { findEnabledUserByUsernameKey, listMembers } from "../vaults/vaults.repository.js";
@@ -55,6 +58,23 @@ function nameParam(params: unknown): string {
   const parsed = secretNameSchema.safeParse((params as Params).name);
   if (!parsed.success) throw notFound("There is no such secret.");
   return parsed.data;
+}
+
+/** A form's version number field (`ifVersion`, a route's `n`): null when absent or malformed. */
+function versionField(text: string | undefined): number | null {
+  return text !== undefined && /^[0-9]{1,10}$/.test(text) ? Number(text) : null;
+}
+
+/** A form's `ifVersion`: 0 means "create only", N "only if still at version N". */
+function preconditionOfForm(ifVersion: number): VersionPrecondition {
+  return ifVersion === 0 ? { kind: "absent" } : { kind: "versions", versions: [ifVersion] };
+}
+
+/** What happened, for a form that was loaded at `loaded` and found the secret at `now`. */
+function secret409(loaded: number, now: number | null): string {
+  return now === null
+    ? "this secret was deleted after you opened this page."
+    : `someone saved version ${now} after you opened this page at version ${loaded}.`;
 }
 
 function form(request: FastifyRequest): Record<string, string> {
@@ -216,10 +236,39 @@ export async function vaultPages(
         note: values.note ?? "",
       });
     }
-    const { secret, created } = await putSecret(db, keys, acting(actor, request), access, {
-      name: name.data,
-      ...body.data,
-    });
+    const ifVersion = versionField(values.ifVersion);
+    let written: Awaited<ReturnType<typeof putSecret>>;
+    try {
+      written = await putSecret(db, keys, acting(actor, request), access, {
+        name: name.data,
+        ...body.data,
+        precondition: ifVersion === null ? null : preconditionOfForm(ifVersion),
+      });
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError) || ifVersion === null) throw error;
+      if (ifVersion === 0 || error.currentVersion === null)
+        return renderVault(
+          request,
+          reply,
+          actor,
+          access,
+          409,
+          {
+            name:
+              error.currentVersion === null
+                ? "This secret was deleted meanwhile; add it again here."
+                : "A secret with this name already exists: open it to save a new version.",
+          },
+          { name: name.data, note: values.note ?? "" },
+        );
+      // Someone saved a version since this form was loaded: show theirs, keep ours, ask.
+      return renderSecret(request, reply, actor, access, name.data, {
+        status: 409,
+        conflict: `Not saved: ${secret409(ifVersion, error.currentVersion)} Check it (reveal it if you need to), then save yours again if it should replace it.`,
+        draft: { value: body.data.value, note: body.data.note ?? "" },
+      });
+    }
+    const { secret, created } = written;
     flash(
       reply,
       "success",
@@ -285,8 +334,14 @@ export async function vaultPages(
     actor: Principal,
     access: VaultAccess,
     name: string,
-    revealed?: { value: string; note: string | null; version: number },
+    extra: {
+      revealed?: { value: string; note: string | null; version: number };
+      status?: number;
+      conflict?: string;
+      draft?: { value: string; note: string };
+    } = {},
   ) => {
+    const { revealed, status = 200, conflict, draft } = extra;
     const secret = await findSecretOrThrow(db, access, name);
     const versions = (await listSecretVersions(db, access, name)).map((v) => ({
       version: v.version,
@@ -305,9 +360,12 @@ export async function vaultPages(
         },
         versions,
         ...(revealed ? { revealed } : {}),
+        ...(conflict !== undefined ? { conflict } : {}),
+        ...(draft !== undefined ? { draft } : {}),
         canWrite: decide(actor, "secret.write", { vaultId: access.vault.id, role: access.role })
           .allowed,
       }),
+      status,
     );
   };
 
@@ -329,10 +387,42 @@ export async function vaultPages(
     // Outside a transaction, revealSecret's audit event is committed once it returns.
     ctx.countAuditEvent("secret.reveal");
     return renderSecret(request, reply, actor, access, name, {
-      value: revealed.value,
-      note: revealed.note,
-      version: revealed.version,
+      revealed: { value: revealed.value, note: revealed.note, version: revealed.version },
     });
+  });
+
+  // Rollback: a new version with an old version's value. The form carries the version the
+  // page showed, so a restore never replaces a version its user has not seen.
+  app.post("/vaults/:vault/secrets/:name/versions/:n/restore", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "secret.write");
+    const name = nameParam(request.params);
+    const n = versionField((request.params as Params).n);
+    if (n === null || n === 0) throw notFound("There is no such version.");
+    const ifVersion = versionField(form(request).ifVersion);
+    try {
+      const { secret } = await restoreVersion(
+        db,
+        keys,
+        acting(actor, request),
+        access,
+        name,
+        n,
+        ifVersion === null ? null : preconditionOfForm(ifVersion),
+      );
+      flash(reply, "success", `Version ${n} restored as version ${secret.current_version}.`);
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError) || ifVersion === null) throw error;
+      return renderSecret(request, reply, actor, access, name, {
+        status: 409,
+        conflict: `Not restored: ${secret409(ifVersion, error.currentVersion)} Check the versions below, then restore again if you still want version ${n}.`,
+      });
+    }
+    return reply.redirect(
+      `/vaults/${encodeURIComponent(access.vault.slug)}/secrets/${encodeURIComponent(name)}`,
+      303,
+    );
   });
 
   app.post("/vaults/:vault/secrets/:name/delete", async (request, reply) => {

@@ -144,6 +144,8 @@ export function VaultPage({
         <>
           <h2>Add a secret</h2>
           <PostForm action={`${base}/secrets`} csrfToken={context.csrfToken}>
+            {/* Create only: an existing name is refused rather than given a new version. */}
+            <input type="hidden" name="ifVersion" value="0" />
             <Field
               name="name"
               label="Name (letters, digits, _ . -)"
@@ -209,6 +211,13 @@ export interface SecretPageProps {
   /** Present only on the response to "Reveal": shown once, never cached. */
   revealed?: { value: string; note: string | null; version: number };
   canWrite: boolean;
+  /**
+   * Someone else changed the secret since this page was loaded: what to tell the user. The
+   * page then shows the current version, and `draft` keeps what they typed.
+   */
+  conflict?: string;
+  /** The value and note the user submitted, kept after a conflict so nothing typed is lost. */
+  draft?: { value: string; note: string };
 }
 
 export function SecretPage({
@@ -218,14 +227,26 @@ export function SecretPage({
   versions,
   revealed,
   canWrite,
+  conflict,
+  draft,
 }: SecretPageProps): VNode {
   const base = `/vaults/${encodeURIComponent(vault)}/secrets/${encodeURIComponent(secret.name)}`;
+  // Every write form carries the version it was loaded with: the server refuses the write
+  // (and says so here) if another one landed in between, instead of silently overwriting it.
+  const loadedVersion = (): VNode => (
+    <input type="hidden" name="ifVersion" value={String(secret.version)} />
+  );
   return (
     <Layout title={secret.name} context={context}>
       <p>
         <a href={`/vaults/${encodeURIComponent(vault)}`}>← {vault}</a>
       </p>
       <h1>{secret.name}</h1>
+      {conflict !== undefined ? (
+        <p class="flash error" role="alert" id="conflict">
+          {conflict}
+        </p>
+      ) : null}
       <p class="muted">
         Version {secret.version}, updated <Time iso={secret.updatedAt} />
       </p>
@@ -252,9 +273,12 @@ export function SecretPage({
             csrfToken={context.csrfToken}
           >
             <input type="hidden" name="name" value={secret.name} />
-            <Field name="value" label="New value" multiline required />
-            <Field name="note" label="Note (optional)" multiline />
-            <button type="submit">Save new version</button>
+            {loadedVersion()}
+            <Field name="value" label="New value" multiline required value={draft?.value} />
+            <Field name="note" label="Note (optional)" multiline value={draft?.note} />
+            <button type="submit">
+              {draft !== undefined ? "Save anyway as a new version" : "Save new version"}
+            </button>
           </PostForm>
           <h2>Delete</h2>
           <PostForm
@@ -269,11 +293,29 @@ export function SecretPage({
         </>
       ) : null}
       <h2>Versions</h2>
-      <ul>
+      <ul class="versions">
         {versions.map((v) => (
           <li key={v.version}>
             Version {v.version} — <Time iso={v.createdAt} />
             {v.createdBy !== null ? ` by ${v.createdBy}` : ""}
+            {v.version === secret.version ? (
+              " (current)"
+            ) : canWrite ? (
+              <>
+                {" "}
+                <PostForm
+                  action={`${base}/versions/${v.version}/restore`}
+                  csrfToken={context.csrfToken}
+                  class="inline"
+                  confirm={`Make version ${v.version}'s value the current one (as version ${secret.version + 1})?`}
+                >
+                  {loadedVersion()}
+                  <button type="submit" class="link">
+                    Restore this version<span class="visually-hidden"> ({v.version})</span>
+                  </button>
+                </PostForm>
+              </>
+            ) : null}
           </li>
         ))}
       </ul>

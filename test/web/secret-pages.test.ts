@@ -1,0 +1,263 @@
+/**
+ * The secret pages' side of rollback and optimistic locking: every write form carries the
+ * version it was loaded with, a write that lost the race shows a conflict (keeping what was
+ * typed) instead of overwriting, and each older version has a "Restore this version" action.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { LightMyRequestResponse } from "fastify";
+import { asSession, createTestUser, GOOD_PASSWORD, signIn } from "../helpers/accounts.js";
+import type { TestApp } from "../helpers/app.js";
+import { createTestApp } from "../helpers/app.js";
+
+let t: TestApp;
+interface Browser {
+  cookie: string;
+  csrf: string;
+}
+let alice: Browser;
+let bob: Browser;
+let vera: Browser;
+
+const FORM = { "content-type": "application/x-www-form-urlencoded", accept: "text/html" };
+const encode = (fields: Record<string, string>): string => new URLSearchParams(fields).toString();
+
+function csrfFrom(html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html);
+  assert.ok(match?.[1], "a CSRF field in the form");
+  return match[1];
+}
+
+async function signInByForm(username: string): Promise<Browser> {
+  const response = await t.app.inject({
+    method: "POST",
+    url: "/login",
+    headers: FORM,
+    payload: encode({ username, password: GOOD_PASSWORD }),
+  });
+  assert.equal(response.statusCode, 303, response.body);
+  const cookie = response.cookies.find((c) => c.name === "strongroom_session");
+  assert.ok(cookie);
+  const session = `${cookie.name}=${cookie.value}`;
+  const home = await t.app.inject({ url: "/", headers: { cookie: session, accept: "text/html" } });
+  return { cookie: session, csrf: csrfFrom(home.body) };
+}
+
+function page(who: Browser, url: string): Promise<LightMyRequestResponse> {
+  return t.app.inject({ url, headers: { cookie: who.cookie, accept: "text/html" } });
+}
+
+function post(
+  who: Browser,
+  url: string,
+  fields: Record<string, string>,
+): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: "POST",
+    url,
+    headers: { ...FORM, cookie: who.cookie },
+    payload: encode({ _csrf: who.csrf, ...fields }),
+  });
+}
+
+/** The version and value the API sees now. */
+async function current(name: string): Promise<{ version: number; value: string }> {
+  const owner = await signIn(t, "page_alice");
+  const response = await t.app.inject({
+    url: `/api/v1/vaults/ui-locks/secrets/${name}`,
+    headers: asSession(owner),
+  });
+  assert.equal(response.statusCode, 200, response.body);
+  const body = JSON.parse(response.body);
+  return { version: body.version, value: body.value };
+}
+
+async function versionRows(name: string): Promise<number> {
+  const rows = await t.database.db
+    .selectFrom("secret_versions")
+    .innerJoin("secrets", "secrets.id", "secret_versions.secret_id")
+    .select("secret_versions.version")
+    .where("secrets.name", "=", name)
+    .execute();
+  return rows.length;
+}
+
+before(async () => {
+  t = await createTestApp();
+  for (const username of ["page_alice", "page_bob", "page_vera"])
+    await createTestUser(t, { username });
+  alice = await signInByForm("page_alice");
+  bob = await signInByForm("page_bob");
+  vera = await signInByForm("page_vera");
+  assert.equal((await post(alice, "/vaults", { slug: "ui-locks" })).statusCode, 303);
+  assert.equal(
+    (await post(alice, "/vaults/ui-locks/members", { username: "page_bob", role: "editor" }))
+      .statusCode,
+    303,
+  );
+  assert.equal(
+    (await post(alice, "/vaults/ui-locks/members", { username: "page_vera", role: "viewer" }))
+      .statusCode,
+    303,
+  );
+});
+after(async () => {
+  await t.close();
+});
+
+describe("secret pages: optimistic locking", () => {
+  it("the edit form carries the version it was loaded with", async () => {
+    assert.equal(
+      (await post(alice, "/vaults/ui-locks/secrets", { name: "FORM_V", value: "one" })).statusCode,
+      303,
+    );
+    await post(alice, "/vaults/ui-locks/secrets", { name: "FORM_V", value: "two" });
+    const html = (await page(bob, "/vaults/ui-locks/secrets/FORM_V")).body;
+    assert.match(html, /<input type="hidden" name="ifVersion" value="2"\/?>/);
+    // The vault page's "Add a secret" form creates only.
+    assert.match(
+      (await page(bob, "/vaults/ui-locks")).body,
+      /<input type="hidden" name="ifVersion" value="0"\/?>/,
+    );
+  });
+
+  it("a save that lost the race shows a conflict, keeps what was typed, and overwrites nothing", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", { name: "RACE", value: "base" });
+    // Both open the page at version 1; Bob saves first.
+    assert.equal(
+      (
+        await post(bob, "/vaults/ui-locks/secrets", {
+          name: "RACE",
+          value: "bobs-value",
+          ifVersion: "1",
+        })
+      ).statusCode,
+      303,
+    );
+    const stale = await post(alice, "/vaults/ui-locks/secrets", {
+      name: "RACE",
+      value: "alices-value",
+      note: "alices-note",
+      ifVersion: "1",
+    });
+    assert.equal(stale.statusCode, 409);
+    assert.match(stale.body, /role="alert"/);
+    assert.match(
+      stale.body,
+      /Not saved: someone saved version 2 after you opened this page at version 1/,
+    );
+    assert.match(stale.body, /alices-value<\/textarea>/, "what Alice typed is kept");
+    assert.match(stale.body, /alices-note<\/textarea>/);
+    assert.match(stale.body, /name="ifVersion" value="2"/, "the form now stands on version 2");
+    assert.ok(!stale.body.includes("bobs-value"), "Bob's value is not shown unasked");
+    assert.deepEqual(await current("RACE"), { version: 2, value: "bobs-value" });
+    assert.equal(await versionRows("RACE"), 2);
+    // Having seen the conflict, Alice saves again on purpose.
+    const again = await post(alice, "/vaults/ui-locks/secrets", {
+      name: "RACE",
+      value: "alices-value",
+      ifVersion: "2",
+    });
+    assert.equal(again.statusCode, 303);
+    assert.deepEqual(await current("RACE"), { version: 3, value: "alices-value" });
+  });
+
+  it("adding a secret whose name exists is refused, not turned into a new version", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", { name: "TAKEN", value: "original" });
+    const response = await post(bob, "/vaults/ui-locks/secrets", {
+      name: "TAKEN",
+      value: "clobber",
+      ifVersion: "0",
+    });
+    assert.equal(response.statusCode, 409);
+    assert.match(response.body, /already exists: open it to save a new version/);
+    assert.deepEqual(await current("TAKEN"), { version: 1, value: "original" });
+  });
+
+  it("a form without ifVersion still writes unconditionally", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", { name: "PLAIN", value: "p1" });
+    assert.equal(
+      (await post(bob, "/vaults/ui-locks/secrets", { name: "PLAIN", value: "p2" })).statusCode,
+      303,
+    );
+    assert.deepEqual(await current("PLAIN"), { version: 2, value: "p2" });
+  });
+});
+
+describe("secret pages: restore", () => {
+  it("offers restore for each older version to editors, not for the current one, not to viewers", async () => {
+    for (const value of ["r1", "r2", "r3"])
+      await post(alice, "/vaults/ui-locks/secrets", { name: "OFFERED", value });
+    const html = (await page(bob, "/vaults/ui-locks/secrets/OFFERED")).body;
+    for (const n of [1, 2])
+      assert.ok(
+        html.includes(`action="/vaults/ui-locks/secrets/OFFERED/versions/${n}/restore"`),
+        `version ${n}`,
+      );
+    assert.ok(!html.includes("/versions/3/restore"), "not the current version");
+    assert.match(html, /Version 3 — .*\(current\)/);
+    const viewerHtml = (await page(vera, "/vaults/ui-locks/secrets/OFFERED")).body;
+    assert.ok(!viewerHtml.includes("/restore"), "viewers see no restore action");
+  });
+
+  it("restores as a new version and says so", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", { name: "ROLL", value: "good" });
+    await post(alice, "/vaults/ui-locks/secrets", { name: "ROLL", value: "bad" });
+    const response = await post(bob, "/vaults/ui-locks/secrets/ROLL/versions/1/restore", {
+      ifVersion: "2",
+    });
+    assert.equal(response.statusCode, 303, response.body);
+    assert.equal(response.headers.location, "/vaults/ui-locks/secrets/ROLL");
+    assert.deepEqual(await current("ROLL"), { version: 3, value: "good" });
+    const flashed = await t.app.inject({
+      url: "/vaults/ui-locks/secrets/ROLL",
+      headers: {
+        accept: "text/html",
+        cookie: [bob.cookie, ...response.cookies.map((c) => `${c.name}=${c.value}`)].join("; "),
+      },
+    });
+    assert.match(flashed.body, /Version 1 restored as version 3\./);
+  });
+
+  it("a restore from a page that is out of date is refused with a conflict message", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", { name: "LATE", value: "l1" });
+    await post(alice, "/vaults/ui-locks/secrets", { name: "LATE", value: "l2" });
+    // Bob's page shows version 2; Alice saves version 3 meanwhile.
+    await post(alice, "/vaults/ui-locks/secrets", { name: "LATE", value: "l3" });
+    const response = await post(bob, "/vaults/ui-locks/secrets/LATE/versions/1/restore", {
+      ifVersion: "2",
+    });
+    assert.equal(response.statusCode, 409);
+    assert.match(
+      response.body,
+      /Not restored: someone saved version 3 after you opened this page at version 2/,
+    );
+    assert.deepEqual(await current("LATE"), { version: 3, value: "l3" });
+    assert.equal(await versionRows("LATE"), 3);
+  });
+
+  it("refuses a restore without a CSRF token, by a viewer, or of a version that is not there", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", { name: "SAFE", value: "s1" });
+    await post(alice, "/vaults/ui-locks/secrets", { name: "SAFE", value: "s2" });
+    const noToken = await t.app.inject({
+      method: "POST",
+      url: "/vaults/ui-locks/secrets/SAFE/versions/1/restore",
+      headers: { ...FORM, cookie: bob.cookie },
+      payload: encode({ ifVersion: "2" }),
+    });
+    assert.equal(noToken.statusCode, 403);
+    assert.equal(
+      (await post(vera, "/vaults/ui-locks/secrets/SAFE/versions/1/restore", { ifVersion: "2" }))
+        .statusCode,
+      403,
+    );
+    for (const n of ["9", "0", "x"])
+      assert.equal(
+        (await post(bob, `/vaults/ui-locks/secrets/SAFE/versions/${n}/restore`, { ifVersion: "2" }))
+          .statusCode,
+        404,
+        n,
+      );
+    assert.deepEqual(await current("SAFE"), { version: 2, value: "s2" });
+  });
+});
