@@ -8,6 +8,7 @@ import type { AccountsContext } from "./accounts/context.js";
 import { createAccountLimits } from "./accounts/limits.js";
 import { meRoutes } from "./accounts/me.routes.js";
 import { sessionAuthenticator } from "./accounts/session-cookie.js";
+import { registerApiSessionGates } from "./accounts/session-gates.js";
 import { verifySessionCsrfToken } from "./accounts/sessions.service.js";
 import { adminRoutes } from "./admin/index.js";
 import type { AuditEventCounter } from "./audit/index.js";
@@ -152,7 +153,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
   await app.register(fastifyCookie, { hook: "onRequest" });
   // Bearer first: a request with a bad Authorization header is a 401, never the cookie's user.
   registerAuthentication(app, [
-    bearerAuthenticator(db, now),
+    bearerAuthenticator(db, now, config.requireMfa),
     sessionAuthenticator(db, config, now),
   ]);
   registerCsrfProtection(app, {
@@ -179,6 +180,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         const open = route.public === true || route.csrf === "origin-only";
         if (request.principal === null && !open) throw unauthenticated();
       });
+      // Enforced two-factor (REQUIRE_MFA) and step-up re-authentication (REAUTH_MINUTES).
+      registerApiSessionGates(api, { reauthMinutes: config.reauthMinutes, now });
       // The API's own description, for people and tools: public, like the API's shape.
       api.get("/openapi.json", { config: { public: true } }, async () => openApiDocument());
       await api.register(authRoutes, { db, ctx: accounts });

@@ -231,6 +231,14 @@ const ROWS: Row[] = [
     body: () => ({}),
     expect: { default: 400, expiredToken: 401, disabledUserToken: 401 },
   },
+  // Step-up re-authentication: browser sessions only (a wrong password is a 401 too).
+  {
+    method: "POST",
+    route: "/api/v1/auth/reauth",
+    url: "/auth/reauth",
+    body: () => ({ password: GOOD_PASSWORD }),
+    expect: { default: 401, ...onlySessions(200) },
+  },
   // The signed-in person's own account: browser sessions only.
   {
     method: "GET",

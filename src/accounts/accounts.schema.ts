@@ -59,6 +59,17 @@ export const changePasswordBody = z.strictObject({
 export const updateMeBody = z.strictObject({ email: emailSchema });
 export const totpConfirmBody = z.strictObject({ code: z.string().min(1).max(16) });
 export const totpDisableBody = z.strictObject({ password: passwordSchema });
+/** Step-up: the password, or a current TOTP or recovery code — exactly one. */
+export const reauthBody = z.union([
+  z.strictObject({ password: passwordSchema }),
+  z.strictObject({ totp: z.string().min(1).max(64) }),
+]);
+export const reauthResponse = z.object({
+  /** When this session proved a credential (now). */
+  reauthenticatedAt: z.string(),
+  /** Until when that proof admits step-up actions (`REAUTH_MINUTES`). */
+  expiresAt: z.string(),
+});
 export const sessionIdParams = z.strictObject({
   id: z.string().regex(/^[0-9a-f]{64}$/, { error: "is not a session id" }),
 });

@@ -2,13 +2,17 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { recordAuditEvent } from "../audit/audit.service.js";
 import type { Db } from "../db/schema.js";
+import { requireSession } from "../http/authentication.js";
 import type { ZodTypeProvider } from "../http/zod.js";
+import { mustEnrolSecondFactor } from "../policy/mfa-requirement.js";
 import {
   confirmRegistrationBody,
   loginBody,
   meResponse,
   passwordResetBody,
   passwordResetConfirmBody,
+  reauthBody,
+  reauthResponse,
   registerBody,
   userResponse,
 } from "./accounts.schema.js";
@@ -20,6 +24,7 @@ import { confirmRegistration, registerUser } from "./registration.service.js";
 import { clearSessionCookie, setSessionCookie } from "./session-cookie.js";
 import { deleteSession } from "./sessions.repository.js";
 import { csrfTokenForSession } from "./sessions.service.js";
+import { reauthenticate } from "./step-up.service.js";
 
 export interface AccountsRouteOptions {
   db: Db;
@@ -79,7 +84,13 @@ export async function authRoutes(
       config: beforeSession,
       schema: {
         body: loginBody,
-        response: { 200: z.object({ user: meResponse, csrfToken: z.string() }) },
+        response: {
+          200: z.object({
+            user: meResponse,
+            csrfToken: z.string(),
+            mfaEnrolmentRequired: z.boolean(),
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -88,7 +99,29 @@ export async function authRoutes(
       return {
         user: presentMe(user),
         csrfToken: csrfTokenForSession(ctx.config.secretKey, session.id),
+        // True: REQUIRE_MFA holds this session to two-factor enrolment until it is done.
+        mfaEnrolmentRequired: mustEnrolSecondFactor(ctx.config.requireMfa, user),
       };
+    },
+  );
+
+  // Step-up: prove the password or a second factor again (throttled, audited). Reachable
+  // during enforced enrolment, whose actions need a recent proof too.
+  routes.post(
+    "/auth/reauth",
+    {
+      config: { beforeMfaEnrolment: true },
+      schema: { body: reauthBody, response: { 200: reauthResponse } },
+    },
+    async (request) => {
+      const principal = requireSession(request);
+      const proven = await reauthenticate(
+        db,
+        ctx,
+        { userId: principal.userId, sessionId: principal.sessionId, proof: request.body },
+        requestOrigin(request),
+      );
+      return { reauthenticatedAt: proven.provenAt, expiresAt: proven.expiresAt };
     },
   );
 

@@ -19,6 +19,8 @@ export type AccountsConfig = Pick<
   | "publicUrlIsHttps"
   | "loginThrottle"
   | "smtp"
+  | "requireMfa"
+  | "reauthMinutes"
 >;
 
 /**

@@ -41,3 +41,26 @@ export function mailUnavailable(feature: "registration" | "password reset"): App
     detail: `This server cannot send e-mail (no SMTP_URL), so ${feature} is unavailable. Ask an administrator.`,
   });
 }
+
+/**
+ * 403: `REQUIRE_MFA` obliges this account to have a second factor and it has none. A session
+ * may only enrol (`POST /api/v1/me/mfa/totp`, then `…/confirm`), see its profile, re-authenticate
+ * and sign out; the account's API tokens are refused until enrolment is done.
+ */
+export function mfaEnrolmentRequired(): AppError {
+  return new AppError("mfa-enrolment-required", 403, "Two-factor enrolment required", {
+    detail:
+      "This server requires two-factor authentication for your account. Turn it on (POST /api/v1/me/mfa/totp, then /api/v1/me/mfa/totp/confirm) to continue.",
+  });
+}
+
+/**
+ * 401: the action needs a recent proof of the password or a second factor and this session's
+ * last one is older than `REAUTH_MINUTES`. `POST /api/v1/auth/reauth` renews it.
+ */
+export function reauthRequired(): AppError {
+  return new AppError("reauth-required", 401, "Re-authentication required", {
+    detail:
+      "Confirm your password or a two-factor code (POST /api/v1/auth/reauth), then repeat the request.",
+  });
+}

@@ -47,26 +47,44 @@ export async function meRoutes(
     return session;
   };
 
+  // Marks for the session gates (session-gates.ts): what a session held to two-factor
+  // enrolment may still do, and what needs a recent proof of the password or second factor.
+  const beforeMfaEnrolment = { beforeMfaEnrolment: true };
+  const stepUp = { stepUp: true as const };
+
   routes.get(
     "/me",
-    { schema: { response: { 200: z.object({ user: meResponse, csrfToken: z.string() }) } } },
+    {
+      config: beforeMfaEnrolment,
+      schema: {
+        response: {
+          200: z.object({
+            user: meResponse,
+            csrfToken: z.string(),
+            mfaEnrolmentRequired: z.boolean(),
+          }),
+        },
+      },
+    },
     async (request) => {
       const principal = requireSession(request);
       const user = await currentUser(principal.userId);
       return {
         user: presentMe(user),
         csrfToken: csrfTokenForSession(ctx.config.secretKey, principal.sessionId),
+        mfaEnrolmentRequired: principal.mfaEnrolmentRequired === true,
       };
     },
   );
 
   // Only the e-mail address can be changed here: the strict schema refuses `role`,
   // `username` or any other field with a 400 instead of ignoring it.
-  // Only the e-mail address can be changed here: the strict schema refuses `role`,
-  // `username` or any other field with a 400 instead of ignoring it.
   routes.patch(
     "/me",
-    { schema: { body: updateMeBody, response: { 200: z.object({ user: meResponse }) } } },
+    {
+      config: stepUp,
+      schema: { body: updateMeBody, response: { 200: z.object({ user: meResponse }) } },
+    },
     async (request) => {
       const principal = requireSession(request);
       await changeEmail(
@@ -145,9 +163,12 @@ export async function meRoutes(
     reply.status(204);
   });
 
+  // Turning two-factor on needs a recent proof (a stolen session must not bind its own
+  // authenticator); turning it off and changing the password carry the password themselves.
   routes.post(
     "/me/mfa/totp",
     {
+      config: { ...beforeMfaEnrolment, ...stepUp },
       schema: {
         response: {
           200: z.object({ secret: z.string(), otpauthUrl: z.string(), qrCode: z.string() }),
@@ -163,6 +184,7 @@ export async function meRoutes(
   routes.post(
     "/me/mfa/totp/confirm",
     {
+      config: { ...beforeMfaEnrolment, ...stepUp },
       schema: {
         body: totpConfirmBody,
         response: { 200: z.object({ recoveryCodes: z.array(z.string()), csrfToken: z.string() }) },

@@ -2,6 +2,7 @@ import type {} from "@fastify/cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Db } from "../db/schema.js";
 import type { Authenticator } from "../http/authentication.js";
+import { mustEnrolSecondFactor } from "../policy/mfa-requirement.js";
 import type { AccountsConfig } from "./context.js";
 import { resolveSession, sessionCookieName } from "./sessions.service.js";
 
@@ -43,11 +44,13 @@ export function readSessionCookie(
 
 /**
  * The authenticator for browser sessions: a cookie that names a live session of an enabled
- * user. An unknown, expired or revoked cookie authenticates nobody and is cleared.
+ * user. An unknown, expired or revoked cookie authenticates nobody and is cleared. The
+ * principal carries when the session last proved a credential (step-up) and whether
+ * `REQUIRE_MFA` still holds it to enrolment.
  */
 export function sessionAuthenticator(
   db: Db,
-  config: Pick<AccountsConfig, "publicUrlIsHttps" | "session">,
+  config: Pick<AccountsConfig, "publicUrlIsHttps" | "session" | "requireMfa">,
   now: () => Date,
 ): Authenticator {
   return async (request, reply) => {
@@ -66,6 +69,8 @@ export function sessionAuthenticator(
       sessionId: resolved.session.id,
       tokenId: null,
       scopes: null,
+      provenAt: resolved.session.reauth_at,
+      mfaEnrolmentRequired: mustEnrolSecondFactor(config.requireMfa, resolved.user),
     };
   };
 }

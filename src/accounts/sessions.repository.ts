@@ -78,3 +78,20 @@ export async function deleteExpiredSessions(db: Kysely<Database>, now: string): 
     .where((eb) => eb.or([eb("expires_at", "<=", now), eb("idle_expires_at", "<=", now)]))
     .execute();
 }
+
+/**
+ * Records that a session proved the password or a second factor at `at` (step-up). With
+ * `secondFactor`, also that it passed the second factor then.
+ */
+export async function markSessionProven(
+  db: Kysely<Database>,
+  id: string,
+  at: string,
+  options: { secondFactor: boolean },
+): Promise<void> {
+  await db
+    .updateTable("sessions")
+    .set(options.secondFactor ? { reauth_at: at, mfa_verified_at: at } : { reauth_at: at })
+    .where("id", "=", id)
+    .execute();
+}

@@ -185,6 +185,8 @@ describe("configuration values", () => {
     assert.equal(config.publicUrl, "http://127.0.0.1:8080");
     assert.equal(config.registration, "open");
     assert.deepEqual(config.session, { idleMinutes: 30, absoluteHours: 12 });
+    assert.equal(config.requireMfa, "none");
+    assert.equal(config.reauthMinutes, 10);
     assert.equal(config.database.kind, "sqlite");
     assert.equal(config.redisUrl, null);
     assert.equal(config.trustProxy, null);
@@ -211,6 +213,10 @@ describe("configuration values", () => {
     ["DATABASE_POOL_MAX", "0"],
     ["DATABASE_POOL_MAX", "1001"],
     ["DATABASE_POOL_MAX", "ten"],
+    ["REQUIRE_MFA", "everyone"],
+    ["REQUIRE_MFA", "ADMINS "],
+    ["REAUTH_MINUTES", "0"],
+    ["REAUTH_MINUTES", "ten"],
   ] as const) {
     it(`refuses ${variable}=${JSON.stringify(value).slice(0, 30)} with a line naming it`, () => {
       refused(devEnv({ [variable]: value }), variable);

@@ -12,6 +12,8 @@ import { readRawSettings } from "./sources.js";
 
 export type Environment = "production" | "development" | "test";
 export type RegistrationMode = "open" | "invite" | "closed";
+/** Who must have a second factor before their session or tokens can do anything. */
+export type MfaRequirement = "none" | "admins" | "all";
 
 /** The whole, validated configuration. Read once at start; never mutated. */
 export interface Config {
@@ -34,6 +36,14 @@ export interface Config {
   registration: RegistrationMode;
   smtp: { url: string; from: string } | null;
   session: { idleMinutes: number; absoluteHours: number };
+  /** `REQUIRE_MFA`: whose accounts must enrol a second factor before doing anything else. */
+  requireMfa: MfaRequirement;
+  /**
+   * `REAUTH_MINUTES`: how long a session's last proof of the password or a second factor
+   * (sign-in, re-authentication) lets it reveal secrets, mint tokens, change members or the
+   * account's own credentials without proving it again. Minutes.
+   */
+  reauthMinutes: number;
   /** Minimum password length in characters (NIST SP 800-63B-4: 15 for single-factor). */
   passwordMinLength: number;
   /** Argon2id cost; never below OWASP's m=19 MiB, t=2, p=1. */
@@ -174,6 +184,10 @@ const scalarSchema = z.object({
   MAIL_FROM: z.email({ error: "must be an e-mail address" }).optional(),
   SESSION_IDLE_MINUTES: integer(1, 24 * 60).default(30),
   SESSION_ABSOLUTE_HOURS: integer(1, 30 * 24).default(12),
+  REQUIRE_MFA: z
+    .enum(["none", "admins", "all"], { error: "must be none, admins or all" })
+    .default("none"),
+  REAUTH_MINUTES: integer(1, 24 * 60).default(10),
   ALLOW_INSECURE_HTTP: flag.default(false),
   PASSWORD_MIN_LENGTH: integer(8, 1024).default(15),
   ARGON2_MEMORY_KIB: integer(19_456, 4_194_304).default(19_456),
@@ -332,6 +346,8 @@ export function resolveConfig(
         ? { url: s.SMTP_URL, from: s.MAIL_FROM }
         : null,
     session: { idleMinutes: s.SESSION_IDLE_MINUTES, absoluteHours: s.SESSION_ABSOLUTE_HOURS },
+    requireMfa: s.REQUIRE_MFA,
+    reauthMinutes: s.REAUTH_MINUTES,
     passwordMinLength: s.PASSWORD_MIN_LENGTH,
     argon2: {
       memoryKiB: s.ARGON2_MEMORY_KIB,

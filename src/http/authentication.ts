@@ -14,6 +14,17 @@ export interface Principal {
   tokenId: string | null;
   /** The API token's scopes (vault ids and permissions) when `kind` is "token", else null. */
   scopes: ReadonlyArray<{ vaultId: string; permission: "read" | "write" }> | null;
+  /**
+   * When the session last proved the password or a second factor (ISO time: sign-in,
+   * re-authentication). Absent or null — tokens, principals built outside a request — counts
+   * as no recent proof.
+   */
+  provenAt?: string | null;
+  /**
+   * The user must enrol a second factor (`REQUIRE_MFA`) and has none yet: only routes marked
+   * `beforeMfaEnrolment` (and public ones) serve them. Absent counts as false.
+   */
+  mfaEnrolmentRequired?: boolean;
 }
 
 declare module "fastify" {
@@ -41,6 +52,18 @@ declare module "fastify" {
      * not an API token is not refused before the route sees it.
      */
     authenticate?: boolean;
+    /**
+     * Serves a session whose user must still enrol a second factor (`REQUIRE_MFA`): their
+     * profile, enrolment, re-authentication, sign-out. Every other non-public route refuses them.
+     */
+    beforeMfaEnrolment?: boolean;
+    /**
+     * Needs a recent proof of the password or a second factor (`REAUTH_MINUTES`) from session
+     * callers; bearer tokens are exempt. `true` on API routes (401 `reauth-required`); on
+     * pages, the path to come back to after re-authenticating, `:param`s filled in from the
+     * request (e.g. `/vaults/:vault`).
+     */
+    stepUp?: true | string;
   }
 }
 

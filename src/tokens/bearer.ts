@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import type { MfaRequirement } from "../config/config.js";
 import type { Db } from "../db/schema.js";
 import type { Authenticator } from "../http/authentication.js";
 import { logSecurityEvent } from "../http/security-events.js";
@@ -45,9 +46,13 @@ function refuse(request: FastifyRequest, refusal: BearerRefusal): AppError {
  * credentials are refused must never go on as someone else — say, as the browser session
  * whose cookie rides along — nor as anonymous. Place it first in the authenticator list so a
  * bearer request is never taken for a session one (bearer requests need no CSRF token).
- * `now` is the clock (tests inject one).
+ * `now` is the clock (tests inject one); `requireMfa` is `REQUIRE_MFA`.
  */
-export function bearerAuthenticator(db: Db, now: () => Date): Authenticator {
+export function bearerAuthenticator(
+  db: Db,
+  now: () => Date,
+  requireMfa: MfaRequirement,
+): Authenticator {
   return async (request) => {
     const header = request.headers.authorization;
     if (header === undefined) return null;
@@ -59,7 +64,7 @@ export function bearerAuthenticator(db: Db, now: () => Date): Authenticator {
     const match = BEARER_PATTERN.exec(header);
     const text = match?.[1];
     if (text === undefined) throw refuse(request, malformed);
-    const resolved = await resolveBearerToken(db, text, now());
+    const resolved = await resolveBearerToken(db, text, now(), requireMfa);
     if (resolved.principal === null) throw refuse(request, resolved.refusal);
     return resolved.principal;
   };

@@ -104,6 +104,7 @@ const selectApiTokenWithOwner = precompiled((db: Kysely<Database>, tokenHash: st
       "users.username",
       "users.role",
       "users.disabled_at",
+      "users.totp_enabled_at",
     ])
     .where("api_tokens.token_hash", "=", tokenHash),
 );
@@ -128,6 +129,7 @@ export async function findApiTokenWithOwnerByHash(
       username: row.username,
       role: row.role,
       disabled_at: row.disabled_at,
+      totp_enabled_at: row.totp_enabled_at,
     },
   };
 }
@@ -232,10 +234,14 @@ export async function findVaultSlugsById(
   return slugs;
 }
 
-/** The owner of a token as authentication needs them: current name, role and status. */
+/**
+ * The owner of a token as authentication needs them: current name, role and status, and
+ * whether they have a second factor (`REQUIRE_MFA`).
+ */
 export interface TokenOwnerRow {
   id: string;
   username: string;
   role: "admin" | "auditor" | "member";
   disabled_at: string | null;
+  totp_enabled_at: string | null;
 }

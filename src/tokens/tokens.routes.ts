@@ -53,7 +53,11 @@ export async function tokenRoutes(
 
   routes.post(
     "/me/tokens",
-    { schema: { body: createTokenBody, response: { 201: createdTokenResponse } } },
+    {
+      // A new credential: only from a session that proved the password lately.
+      config: { stepUp: true },
+      schema: { body: createTokenBody, response: { 201: createdTokenResponse } },
+    },
     async (request, reply) => {
       const principal = requireSession(request);
       const { token, apiToken } = await createApiToken(db, {

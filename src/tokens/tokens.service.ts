@@ -1,10 +1,12 @@
 import { recordAuditEvent } from "../audit/audit.service.js";
+import type { MfaRequirement } from "../config/config.js";
 import { generateToken, hashToken } from "../crypto/tokens.js";
 import type { Db } from "../db/schema.js";
 import type { Principal } from "../http/authentication.js";
 import type { FieldError } from "../lib/errors.js";
 import { conflict, notFound, validationError } from "../lib/errors.js";
 import { randomId } from "../lib/random.js";
+import { mustEnrolSecondFactor } from "../policy/mfa-requirement.js";
 import { presentApiToken } from "./presenters.js";
 import type { ApiTokenRow, StoredScope } from "./tokens.repository.js";
 import {
@@ -193,12 +195,14 @@ export interface BearerRefusal {
  * issued (`malformed`), or the token is `unknown`, `revoked`, `expired`, or its owner is
  * disabled (`owner-disabled`; a deleted owner's tokens are gone, so `unknown`). The role is
  * the owner's current one, so a demotion applies at once; `last_used_at` is written at most
- * once per {@link TOKEN_TOUCH_INTERVAL_MS}.
+ * once per {@link TOKEN_TOUCH_INTERVAL_MS}. Under `REQUIRE_MFA`, an owner who has yet to enrol a
+ * second factor gets a principal marked `mfaEnrolmentRequired`, which the API refuses (403).
  */
 export async function resolveBearerToken(
   db: Db,
   text: string,
   now: Date,
+  requireMfa: MfaRequirement,
 ): Promise<{ principal: Principal } | { principal: null; refusal: BearerRefusal }> {
   const refuse = (
     reason: BearerRefusalReason,
@@ -235,6 +239,9 @@ export async function resolveBearerToken(
         vaultId: scope.vaultId,
         permission: scope.permission,
       })),
+      // Tokens never prove anything afresh: they are exempt from step-up, not fresh.
+      provenAt: null,
+      mfaEnrolmentRequired: mustEnrolSecondFactor(requireMfa, owner),
     },
   };
 }

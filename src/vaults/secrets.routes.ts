@@ -114,7 +114,10 @@ export async function secretRoutes(
 
   routes.get(
     "/vaults/:vault/secrets/:name",
-    { schema: { params: secretParams, response: { 200: secretValueResponse } } },
+    {
+      config: { stepUp: true },
+      schema: { params: secretParams, response: { 200: secretValueResponse } },
+    },
     async (request, reply) => {
       const acting = actingFrom(request, now);
       const revealed = await revealSecretInVault(
@@ -160,7 +163,10 @@ export async function secretRoutes(
 
   routes.get(
     "/vaults/:vault/secrets/:name/versions/:n",
-    { schema: { params: versionParams, response: { 200: secretValueResponse } } },
+    {
+      config: { stepUp: true },
+      schema: { params: versionParams, response: { 200: secretValueResponse } },
+    },
     async (request, reply) => {
       const acting = actingFrom(request, now);
       const revealed = await revealSecretInVault(

@@ -152,6 +152,7 @@ export async function vaultRoutes(
   routes.put(
     "/vaults/:vault/members/:username",
     {
+      config: { stepUp: true },
       schema: {
         params: memberParams,
         body: putMemberBody,
@@ -175,7 +176,7 @@ export async function vaultRoutes(
 
   routes.delete(
     "/vaults/:vault/members/:username",
-    { schema: { params: memberParams } },
+    { config: { stepUp: true }, schema: { params: memberParams } },
     async (request, reply) => {
       const acting = actingFrom(request, now);
       const leaving =

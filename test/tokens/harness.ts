@@ -31,7 +31,7 @@ export async function createTokensTestApp(): Promise<TestApp> {
     if (app === undefined) throw new Error("the test app is not ready yet");
     return app.clock.now();
   };
-  const bearer = bearerAuthenticator(db, now);
+  const bearer = bearerAuthenticator(db, now, "none");
 
   const routes = async (root: FastifyInstance): Promise<void> => {
     const wired = root.hasRoute({ method: "GET", url: "/api/v1/me/tokens" });

@@ -441,6 +441,8 @@ describe("bearer authentication", () => {
             { vaultId: appId, permission: "write" },
             { vaultId: opsId, permission: "read" },
           ],
+          provenAt: null,
+          mfaEnrolmentRequired: false,
         },
       });
     }
