@@ -35,6 +35,7 @@ import type { Mailer } from "./mail/mailer.js";
 import { healthRoutes } from "./ops/health.routes.js";
 import { createAppMetrics } from "./ops/metrics.js";
 import { registerMetrics } from "./ops/metrics.routes.js";
+import { shareRoutes } from "./shares/index.js";
 import type { ThrottleStore } from "./throttle/throttle.js";
 import { bearerAuthenticator, tokenRoutes } from "./tokens/index.js";
 import { secretRoutes } from "./vaults/secrets.routes.js";
@@ -195,6 +196,12 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
         now,
         keys: { keyring: config.masterKeys, secretKey: config.secretKey },
         countAuditEvent,
+      });
+      await api.register(shareRoutes, {
+        db,
+        now,
+        publicUrl: config.publicUrl,
+        throttle: deps.throttle,
       });
     },
     { prefix: "/api/v1" },

@@ -39,10 +39,18 @@ export function redactSensitive(value: unknown, depth = 0): unknown {
 }
 
 /**
- * Replaces the values of sensitive-named query parameters in a logged URL, so a token in a
- * link (`?token=…`) stays out of the logs. The path itself is kept.
+ * A share link's id in a path (`/s/{id}`, `/api/v1/shares/{id}`, `…/shares/{id}/revoke`):
+ * whoever holds the id can take a view, so it is a credential and stays out of the logs.
  */
-export function redactUrl(url: string): string {
+const SHARE_ID_IN_PATH = /(^\/s\/|\/shares\/)[^/?#]+/;
+
+/**
+ * Replaces the values of sensitive-named query parameters in a logged URL, so a token in a
+ * link (`?token=…`) stays out of the logs, and a share link's id in the path. The rest of the
+ * path is kept.
+ */
+export function redactUrl(rawUrl: string): string {
+  const url = rawUrl.replace(SHARE_ID_IN_PATH, "$1[redacted]");
   const queryStart = url.indexOf("?");
   if (queryStart < 0) return url;
   const params = new URLSearchParams(url.slice(queryStart + 1));

@@ -179,6 +179,18 @@ async function ensureVaultMembership(slug: string): Promise<void> {
     .execute();
 }
 
+/** A new one-view link to vault A's S1, made by the editor; its id goes to `ids.share`. */
+async function createEditorsShare(): Promise<void> {
+  const response = await t.app.inject({
+    method: "POST",
+    url: "/api/v1/vaults/vault-a/secrets/S1/shares",
+    headers: asSession(sessions.editor),
+    payload: { ciphertext: "c".repeat(64) },
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  ids.share = JSON.parse(response.body).share.id;
+}
+
 const vaultA = {
   ...BAD_CREDENTIALS,
   outsider: 404,
@@ -451,6 +463,36 @@ const ROWS: Row[] = [
       });
       assert.ok([200, 201].includes(response.statusCode));
     },
+    expect: { ...vaultA, default: 403, editor: 204, owner: 204, writeToken: 204 },
+  },
+  // One-time share links: editors (and write tokens) make them; the link itself opens one.
+  {
+    method: "POST",
+    route: "/api/v1/vaults/:vault/secrets/:name/shares",
+    url: "/vaults/vault-a/secrets/S1/shares",
+    body: () => ({ ciphertext: "c".repeat(64) }),
+    expect: { ...vaultA, default: 403, editor: 201, owner: 201, writeToken: 201 },
+  },
+  {
+    method: "GET",
+    route: "/api/v1/vaults/:vault/secrets/:name/shares",
+    url: "/vaults/vault-a/secrets/S1/shares",
+    expect: { ...vaultA, default: 403, editor: 200, owner: 200, writeToken: 200 },
+  },
+  {
+    method: "GET",
+    route: "/api/v1/shares/:id",
+    // A fresh link for every caller: whoever holds it opens it, with or without an account.
+    url: () => `/shares/${ids.share}`,
+    setup: createEditorsShare,
+    expect: { default: 200, expiredToken: 401, disabledUserToken: 401 },
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/shares/:id",
+    // The editor made it: they and the vault's owners (or the owner's write token) revoke it.
+    url: () => `/shares/${ids.share}`,
+    setup: createEditorsShare,
     expect: { ...vaultA, default: 403, editor: 204, owner: 204, writeToken: 204 },
   },
   // Administration and audit: sessions with the right system role only.

@@ -95,6 +95,8 @@ describe("the OpenAPI document", () => {
     }
     assert.deepEqual(open.sort(), [
       "GET /api/v1/openapi.json",
+      // A share link is its own credential: whoever holds it may open it.
+      "GET /api/v1/shares/{id}",
       "POST /api/v1/auth/login",
       "POST /api/v1/auth/logout",
       "POST /api/v1/auth/password-reset",

@@ -58,6 +58,9 @@ describe("source rules", () => {
     assert.deepEqual(
       uses(/\bfetch\s*\(|from\s+["']node:(http|https)["']|from\s+["']undici["']|\.request\s*\(/, [
         "src/cli/client.ts",
+        // Runs in the browser, not the server: it calls this server's own API by relative
+        // path (reveal, create and open share links), the key never leaving the page.
+        "src/web/static/share.js",
       ]),
       [],
     );

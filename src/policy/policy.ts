@@ -30,6 +30,8 @@ export type Action =
   | "secret.reveal"
   | "secret.write"
   | "secret.delete"
+  | "share.create"
+  | "share.manage"
   | "token.manage"
   | "user.admin"
   | "audit.read";
@@ -53,6 +55,9 @@ const VAULT_RULES: Partial<Record<Action, { role: VaultRole; token: "read" | "wr
   "secret.reveal": { role: "viewer", token: "read" },
   "secret.write": { role: "editor", token: "write" },
   "secret.delete": { role: "editor", token: "write" },
+  // Share links: editors create them (and list and revoke their own); owners manage all.
+  "share.create": { role: "editor", token: "write" },
+  "share.manage": { role: "owner", token: "write" },
 };
 
 /** The verdict: allowed, or why not — `hidden` when the caller may not even see the vault. */

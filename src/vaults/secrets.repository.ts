@@ -362,8 +362,21 @@ export async function deleteVersionsUpTo(
   return Number(result.numDeletedRows);
 }
 
-/** Deletes a secret; its versions and wrapped keys go with it (foreign-key cascade). */
+/**
+ * Deletes a secret; its versions and wrapped keys go with it (foreign-key cascade), and so do
+ * its share links (src/shares), which name the secret rather than reference it: a deleted
+ * secret's value must not stay reachable through a link made before.
+ */
 export async function deleteSecretRow(db: Kysely<Database>, secretId: string): Promise<void> {
+  await db
+    .deleteFrom("shares")
+    .where(({ eb, and, selectFrom }) =>
+      and([
+        eb("vault_id", "=", selectFrom("secrets").select("vault_id").where("id", "=", secretId)),
+        eb("secret_name", "=", selectFrom("secrets").select("name").where("id", "=", secretId)),
+      ]),
+    )
+    .execute();
   await db.deleteFrom("secret_versions").where("secret_id", "=", secretId).execute();
   await db.deleteFrom("secrets").where("id", "=", secretId).execute();
 }

@@ -23,6 +23,7 @@ import { DocsPage } from "./docs.pages.js";
 import { renderDocument } from "./render.js";
 import { resetPages } from "./reset-pages.routes.js";
 import { settingsPages } from "./settings-pages.routes.js";
+import { sharePages } from "./share-pages.routes.js";
 import { vaultPages } from "./vault-pages.routes.js";
 import type { PageContext } from "./web-context.js";
 import { safeNextPath, setFlash, takeFlash } from "./web-context.js";
@@ -213,4 +214,5 @@ export async function pageRoutes(
   await app.register(settingsPages, { db, ctx });
   await app.register(adminPages, { db, ctx });
   await app.register(resetPages, { db, ctx });
+  await app.register(sharePages, { db, ctx });
 }

@@ -267,6 +267,10 @@ export function SecretPage({
       )}
       {canWrite ? (
         <>
+          <p>
+            <a href={`${base}/shares`}>Share links</a>: let someone without an account see the value
+            once.
+          </p>
           <h2>New version</h2>
           <PostForm
             action={`/vaults/${encodeURIComponent(vault)}/secrets`}
