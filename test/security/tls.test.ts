@@ -20,7 +20,12 @@ import { makeTestCertificate } from "../helpers/tls.js";
 
 const TESTSSL = "/usr/bin/testssl";
 
+/**
+ * Why the scan cannot run here, or null. In CI (`CI=true`) it always runs, so a missing tool
+ * fails the suite instead of passing it by skipping.
+ */
 function testsslSkipReason(): string | null {
+  if (process.env.CI === "true") return null;
   const probe = spawnSync(TESTSSL, ["--version"], { stdio: "ignore" });
   return probe.error !== undefined || probe.status !== 0
     ? "testssl.sh not installed: TLS scan skipped (apt-get install testssl.sh)"
