@@ -77,7 +77,8 @@ export interface BackupResult {
 /**
  * Writes an encrypted, consistent backup of `db` to `path`: into a new 0600 file beside it
  * that is renamed over `path` only when complete and flushed to disk, so a failed or
- * interrupted backup never leaves a partial file under the real name. Audited afterwards.
+ * interrupted backup never leaves a partial file under the real name. Audited before the
+ * rename: when the event cannot be written, no backup is left (the error is thrown).
  * @throws BackupError when `path` exists (without `overwrite`) or the secret is unusable.
  */
 export async function createBackup(
@@ -143,25 +144,27 @@ export async function createBackup(
     await file.write(encryptor.final());
     await file.sync();
     await file.close();
+    // Fail closed: a backup holds every secret, so it exists under its name only once its
+    // event is in the audit log. If the event cannot be written, the file is removed.
+    await recordAuditEvent(
+      db,
+      {
+        actorId: options.actor.id,
+        actorName: options.actor.name,
+        action: "backup.create",
+        target: null,
+        address: null,
+        outcome: "success",
+        details: { rows: result.rows, encryption: header.key.kind },
+      },
+      options.now(),
+    );
     await rename(partial, path);
   } catch (error) {
     await file.close().catch(() => {});
     await rm(partial, { force: true });
     throw error;
   }
-  await recordAuditEvent(
-    db,
-    {
-      actorId: options.actor.id,
-      actorName: options.actor.name,
-      action: "backup.create",
-      target: null,
-      address: null,
-      outcome: "success",
-      details: { rows: result.rows, encryption: header.key.kind },
-    },
-    options.now(),
-  );
   return result;
 }
 
