@@ -113,6 +113,7 @@ describe("strongroom CLI", () => {
     assert.match(result.stdout, /PASS {2}database:/);
     assert.match(result.stdout, /PASS {2}headers:/);
     assert.match(result.stdout, /WARN {2}SECRET_KEY:/);
+    assert.match(result.stdout, /PASS {2}two-factor: optional for everyone/);
     assert.throws(() => statSync(join(cwd, "data", "secret_key")));
   });
 
@@ -128,6 +129,8 @@ describe("strongroom CLI", () => {
     assert.equal(result.code, 1);
     assert.match(result.stdout, /FAIL {2}SECRET_KEY:/);
     assert.match(result.stdout, /FAIL {2}DEBUG:/);
+    const bad = await runCli(["doctor"], { ...env, REQUIRE_MFA: "sometimes" }, tempDir());
+    assert.match(bad.stdout, /FAIL {2}REQUIRE_MFA: must be none, admins or all/);
   });
 
   it("doctor says whether metrics are on and refuses a short METRICS_TOKEN in production", async () => {
@@ -166,6 +169,12 @@ describe("strongroom CLI", () => {
     assert.match(result.stdout, /WARN {2}ALLOW_INSECURE_HTTP:/);
     assert.match(result.stdout, /FAIL {2}redis:/);
     assert.equal(result.code, 1);
+    assert.match(result.stdout, /WARN {2}two-factor: optional for everyone/);
+    const strict = await runCli(["doctor"], { ...env, REQUIRE_MFA: "admins" }, tempDir());
+    assert.match(
+      strict.stdout,
+      /PASS {2}two-factor: required for admins; re-authentication after 10 min/,
+    );
   });
 
   it("doctor passes a reachable Redis", {

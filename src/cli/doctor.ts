@@ -34,8 +34,8 @@ const REQUIRED_HEADERS = [
 
 /**
  * Runs every configuration check without starting a server or creating files: the
- * environment and keys, debug, TLS, registration, mail, metrics, the database, Redis and the
- * security headers of a real response. A `fail` is something production would refuse.
+ * environment and keys, debug, TLS, registration, mail, metrics, enforced two-factor, the
+ * database, Redis and the security headers of a real response. A `fail` is something production would refuse.
  */
 export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string): Promise<Check[]> {
   const checks: Check[] = [];
@@ -69,6 +69,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string): Promise<Ch
     );
   else add("pass", "mail", "SMTP configured");
   checkMetrics(config, add);
+  checkSecondFactor(config, production, add);
 
   await checkDatabaseAndHeaders(config, add);
   await checkRedis(config, add);
@@ -76,6 +77,26 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string): Promise<Ch
 }
 
 type Add = (status: CheckStatus, name: string, message: string) => void;
+
+/**
+ * REQUIRE_MFA and REAUTH_MINUTES: in production, admins signing in with a password alone is
+ * worth a warning (they manage every account); anything stricter passes.
+ */
+function checkSecondFactor(config: Config, production: boolean, add: Add): void {
+  const stepUp = `re-authentication after ${config.reauthMinutes} min`;
+  if (config.requireMfa === "none")
+    add(
+      production ? "warn" : "pass",
+      "two-factor",
+      `optional for everyone (REQUIRE_MFA=none; admins too); ${stepUp}`,
+    );
+  else
+    add(
+      "pass",
+      "two-factor",
+      `required for ${config.requireMfa === "all" ? "every user" : "admins"}; ${stepUp}`,
+    );
+}
 
 function checkKeys(config: Config, env: NodeJS.ProcessEnv, add: Add): void {
   for (const variable of ["SECRET_KEY", "MASTER_KEY"]) {

@@ -20,6 +20,8 @@ import {
 } from "./auth.pages.js";
 import { fieldErrors } from "./components.js";
 import { DocsPage } from "./docs.pages.js";
+import { registerPageSessionGates } from "./page-gates.js";
+import { reauthPages } from "./reauth-pages.routes.js";
 import { renderDocument } from "./render.js";
 import { resetPages } from "./reset-pages.routes.js";
 import { settingsPages } from "./settings-pages.routes.js";
@@ -71,6 +73,8 @@ export async function pageRoutes(
   { db, ctx, openApiDocument }: PageRouteOptions,
 ): Promise<void> {
   await app.register(formbody, { bodyLimit: 256 * 1024 });
+  // Enforced two-factor and step-up re-authentication, as on the API (page-gates.ts).
+  registerPageSessionGates(app, ctx);
   const beforeSession = { csrf: "origin-only" as const };
   const registrationOpen = ctx.config.registration === "open";
 
@@ -124,7 +128,8 @@ export async function pageRoutes(
     }
   });
 
-  app.post("/logout", async (request, reply) => {
+  // Signing out stays possible while two-factor enrolment is pending.
+  app.post("/logout", { config: { beforeMfaEnrolment: true } }, async (request, reply) => {
     if (request.principal?.kind === "session" && request.principal.sessionId !== null)
       await deleteSession(db, request.principal.sessionId);
     clearSessionCookie(reply, ctx.config);
@@ -214,5 +219,6 @@ export async function pageRoutes(
   await app.register(settingsPages, { db, ctx });
   await app.register(adminPages, { db, ctx });
   await app.register(resetPages, { db, ctx });
+  await app.register(reauthPages, { db, ctx });
   await app.register(sharePages, { db, ctx });
 }

@@ -40,6 +40,9 @@ export interface SettingsPageOptions {
 type SessionPrincipal = Principal & { sessionId: string };
 
 const SETTINGS = "/settings";
+/** Route marks for the session gates (page-gates.ts). */
+const ENROLMENT = { beforeMfaEnrolment: true } as const;
+const STEP_UP = { stepUp: SETTINGS } as const;
 
 /** The signed-in browser user, or a redirect to sign in and come back to the settings. */
 function signedIn(request: FastifyRequest, reply: FastifyReply): SessionPrincipal | null {
@@ -141,6 +144,7 @@ export async function settingsPages(
       sessions,
       tokens,
       vaults: mayManageTokens ? (await listVaults(db, actor)).map((vault) => vault.slug) : [],
+      mfaEnrolmentRequired: actor.mfaEnrolmentRequired === true,
     };
   };
 
@@ -165,13 +169,13 @@ export async function settingsPages(
     return sendPage(reply, page, status);
   };
 
-  app.get(SETTINGS, async (request, reply) => {
+  app.get(SETTINGS, { config: ENROLMENT }, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     return renderSettings(request, reply, actor);
   });
 
-  app.post(`${SETTINGS}/email`, async (request, reply) => {
+  app.post(`${SETTINGS}/email`, { config: STEP_UP }, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     const values = { email: (form(request).email ?? "").slice(0, 512) };
@@ -236,7 +240,8 @@ export async function settingsPages(
     return reply.redirect(SETTINGS, 303);
   });
 
-  app.post(`${SETTINGS}/mfa/start`, async (request, reply) => {
+  const enrolment = { config: { ...ENROLMENT, ...STEP_UP } };
+  app.post(`${SETTINGS}/mfa/start`, enrolment, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     try {
@@ -260,7 +265,7 @@ export async function settingsPages(
     }
   });
 
-  app.post(`${SETTINGS}/mfa/confirm`, async (request, reply) => {
+  app.post(`${SETTINGS}/mfa/confirm`, enrolment, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     const renderError = (message: string, status: number) =>
@@ -372,7 +377,7 @@ export async function settingsPages(
     return reply.redirect(SETTINGS, 303);
   });
 
-  app.post(`${SETTINGS}/tokens`, async (request, reply) => {
+  app.post(`${SETTINGS}/tokens`, { config: STEP_UP }, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     authorize(actor, "token.manage");

@@ -42,6 +42,8 @@ export interface SettingsView {
   tokens: TokenView[] | null;
   /** Slugs of the user's vaults, to choose a token's scope from. */
   vaults: string[];
+  /** `REQUIRE_MFA` holds this session to two-factor enrolment: only that is offered. */
+  mfaEnrolmentRequired: boolean;
 }
 
 export interface SettingsPageProps {
@@ -426,6 +428,17 @@ export function SettingsPage({
   createdToken,
 }: SettingsPageProps): VNode {
   const sections = { context, view, errors, values };
+  if (view.mfaEnrolmentRequired)
+    return (
+      <Layout title="Settings" context={context}>
+        <h1>Settings</h1>
+        <p class="flash error" role="alert">
+          This server requires two-factor authentication for your account. Set it up to continue:
+          until then, nothing else is available.
+        </p>
+        <TwoFactorSection {...sections} />
+      </Layout>
+    );
   return (
     <Layout title="Settings" context={context}>
       <h1>Settings</h1>

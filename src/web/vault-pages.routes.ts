@@ -282,7 +282,9 @@ export async function vaultPages(
     );
   });
 
-  app.post("/vaults/:vault/members/:username/remove", async (request, reply) => {
+  // Member changes and reveals need a recent proof of the password (page-gates.ts).
+  const backToVault = { config: { stepUp: "/vaults/:vault" } };
+  app.post("/vaults/:vault/members/:username/remove", backToVault, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     const access = await authorizeVault(db, actor, slugParam(request.params), "member.manage");
@@ -304,7 +306,7 @@ export async function vaultPages(
     return reply.redirect(`/vaults/${encodeURIComponent(access.vault.slug)}`, 303);
   });
 
-  app.post("/vaults/:vault/members", async (request, reply) => {
+  app.post("/vaults/:vault/members", backToVault, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     const access = await authorizeVault(db, actor, slugParam(request.params), "member.manage");
@@ -378,7 +380,8 @@ export async function vaultPages(
 
   // Reveal is a POST (never a link a crawler or prefetch could follow) and answered
   // `no-store` (the global default), so the value is shown once and not kept by the browser.
-  app.post("/vaults/:vault/secrets/:name/reveal", async (request, reply) => {
+  const backToSecret = { config: { stepUp: "/vaults/:vault/secrets/:name" } };
+  app.post("/vaults/:vault/secrets/:name/reveal", backToSecret, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     const access = await authorizeVault(db, actor, slugParam(request.params), "secret.reveal");

@@ -1,0 +1,54 @@
+import type { VNode } from "preact";
+import { Field, PostForm } from "./components.js";
+import { Layout } from "./layout.js";
+import type { PageContext } from "./web-context.js";
+
+export interface ReauthPageProps {
+  context: PageContext;
+  /** The same-site path to go back to afterwards (already checked by `safeNextPath`). */
+  next: string;
+  /** Offer a two-factor code as the alternative to the password. */
+  mfaEnabled: boolean;
+  error?: string;
+}
+
+/**
+ * Step-up: confirm the password (or a two-factor code) before a sensitive action, then go
+ * back to where it started. Neither the password nor the code is ever put back into the form.
+ */
+export function ReauthPage({ context, next, mfaEnabled, error }: ReauthPageProps): VNode {
+  return (
+    <Layout title="Confirm it is you" context={context}>
+      <h1>Confirm it is you</h1>
+      <p>
+        Revealing secrets, creating API tokens and changing members, your e-mail address or
+        two-factor authentication need your password again after a while.
+      </p>
+      {error !== undefined ? (
+        <p class="flash error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <PostForm action={`/reauth?next=${encodeURIComponent(next)}`} csrfToken={context.csrfToken}>
+        <Field
+          name="password"
+          label="Password"
+          type="password"
+          autocomplete="current-password"
+          required={!mfaEnabled}
+        />
+        {mfaEnabled ? (
+          <Field
+            name="totp"
+            label="Or a code from your authenticator app (or a recovery code)"
+            autocomplete="one-time-code"
+          />
+        ) : null}
+        <button type="submit">Confirm</button>
+      </PostForm>
+      <p>
+        <a href={next}>Cancel</a>
+      </p>
+    </Layout>
+  );
+}
