@@ -120,9 +120,11 @@ export async function meRoutes(
     },
   );
 
+  // Ending sessions needs a recent proof too, so a stolen session cannot sign its owner out
+  // everywhere else (ASVS 7.5.2).
   routes.delete(
     "/me/sessions/:id",
-    { schema: { params: sessionIdParams } },
+    { config: stepUp, schema: { params: sessionIdParams } },
     async (request, reply) => {
       const principal = requireSession(request);
       // Only the caller's own sessions: another user's id is simply not found.
@@ -144,7 +146,7 @@ export async function meRoutes(
     },
   );
 
-  routes.delete("/me/sessions", async (request, reply) => {
+  routes.delete("/me/sessions", { config: stepUp }, async (request, reply) => {
     const principal = requireSession(request);
     const count = await deleteUserSessions(db, principal.userId, principal.sessionId);
     await recordAuditEvent(

@@ -342,7 +342,7 @@ export async function settingsPages(
     return reply.redirect(SETTINGS, 303);
   });
 
-  app.post(`${SETTINGS}/sessions/revoke`, async (request, reply) => {
+  app.post(`${SETTINGS}/sessions/revoke`, { config: STEP_UP }, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     const parsed = sessionIdParams.safeParse({ id: form(request).id ?? "" });
@@ -364,7 +364,7 @@ export async function settingsPages(
     return reply.redirect(SETTINGS, 303);
   });
 
-  app.post(`${SETTINGS}/sessions/revoke-others`, async (request, reply) => {
+  app.post(`${SETTINGS}/sessions/revoke-others`, { config: STEP_UP }, async (request, reply) => {
     const actor = signedIn(request, reply);
     if (actor === null) return reply;
     const count = await revokeOtherSessions(

@@ -103,6 +103,8 @@ const STEP_UP_ACTIONS: Array<{
     body: { email: "x@example.test" },
   },
   { what: "start two-factor enrolment", method: "POST", url: "/me/mfa/totp" },
+  { what: "sign out everywhere else", method: "DELETE", url: "/me/sessions" },
+  { what: "sign out one session", method: "DELETE", url: `/me/sessions/${"0".repeat(64)}` },
   {
     what: "confirm two-factor enrolment",
     method: "POST",

@@ -182,6 +182,7 @@ describe("step-up on pages", () => {
       ],
       ["/settings/email", { email: "changed@example.test" }, "/settings"],
       ["/settings/mfa/start", {}, "/settings"],
+      ["/settings/sessions/revoke-others", {}, "/settings"],
     ] as const) {
       const response = await form(url, fields);
       assert.equal(response.statusCode, 303, url);
