@@ -427,6 +427,14 @@ const ROWS: Row[] = [
     expect: { ...vaultA, default: 403, editor: 200, owner: 200, writeToken: 200 },
   },
   {
+    method: "PATCH",
+    route: "/api/v1/vaults/:vault/secrets/:name",
+    url: "/vaults/vault-a/secrets/S1",
+    body: () => ({ expiresAt: "2099-01-01T00:00:00Z" }),
+    // Extending an expiry is the owners' decision (it can revive an expired value).
+    expect: { ...vaultA, default: 403, owner: 200, writeToken: 200 },
+  },
+  {
     method: "GET",
     route: "/api/v1/vaults/:vault/secrets/:name",
     url: "/vaults/vault-a/secrets/S1",

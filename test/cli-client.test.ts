@@ -172,6 +172,111 @@ describe("strongroom client commands against a real server", () => {
     assert.equal((await cli(["get", "app/LOCKED"])).stdout, "v2");
   });
 
+  it("expiring lists what expires within N days across the token's vaults; get of an expired secret exits 9", async () => {
+    const day = 86_400_000;
+    const at = (ms: number): string => new Date(Date.now() + ms).toISOString();
+    const inThreeDays = at(3 * day);
+    const inFortyDays = at(40 * day);
+    const put = async (vault: string, name: string, expiresAt: string | null, token: string) => {
+      const response = await fetch(`${server.url}/api/v1/vaults/${vault}/secrets/${name}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ value: `${name}-value`, expiresAt }),
+      });
+      assert.ok(response.status < 300, await response.text());
+    };
+    await put("app", "SOON", inThreeDays, writeToken);
+    await put("app", "LATER", inFortyDays, writeToken);
+    await put("app", "LAPSED", at(day), writeToken);
+    await put("paged", "PAGED_SOON", at(2 * day), pagedToken);
+    // Expired a minute ago (the server's clock is the real one: the row is moved back).
+    await server.server.database.db
+      .updateTable("secrets")
+      .set({ expires_at: at(-60_000) })
+      .where("name", "=", "LAPSED")
+      .execute();
+
+    const week = await cli(["expiring", "--days", "7"]);
+    assert.equal(week.code, 0, week.stderr);
+    const lines = week.stdout.trimEnd().split("\n");
+    assert.deepEqual(
+      lines.map((line) => line.split("\t").slice(1)),
+      [
+        ["app/LAPSED", "expired"],
+        ["app/SOON", lines[1]?.split("\t")[2] ?? ""],
+      ],
+      "only the token's vault (app), soonest first",
+    );
+    assert.equal(lines[1]?.split("\t")[0], inThreeDays);
+    assert.match(lines[1] ?? "", /\tin [23] days$/);
+
+    const wider = await cli(["expiring", "--days", "60"], { token: readToken });
+    assert.deepEqual(
+      wider.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => line.split("\t")[1]),
+      ["app/LAPSED", "app/SOON", "app/LATER"],
+    );
+    const none = await cli(["expiring", "--days", "0"], { token: pagedToken });
+    assert.equal(none.code, 0);
+    assert.equal(none.stdout, "");
+    assert.match(none.stderr, /nothing expires within 0 days/);
+
+    for (const bad of ["-1", "x", "3651", "1.5"]) {
+      const usage = await cli(["expiring", `--days=${bad}`]);
+      assert.equal(usage.code, CLIENT_EXIT.usage, bad);
+      assertOneLine(usage.stderr, /--days must be a whole number of days/);
+    }
+
+    const expired = await cli(["get", "app/LAPSED"]);
+    assert.equal(expired.code, CLIENT_EXIT.expired);
+    assert.equal(expired.stdout, "");
+    assertOneLine(expired.stderr, /app\/LAPSED expired at .*A vault owner can extend or delete it/);
+    // export and run fail whole rather than hand out a vault without one of its secrets.
+    assert.equal((await cli(["export", "app"])).code, CLIENT_EXIT.expired);
+    // Leave the vaults as the other tests expect them.
+    for (const name of ["LAPSED", "PAGED_SOON"]) {
+      const secret = await server.server.database.db
+        .selectFrom("secrets")
+        .select("id")
+        .where("name", "=", name)
+        .executeTakeFirstOrThrow();
+      await server.server.database.db
+        .deleteFrom("secret_versions")
+        .where("secret_id", "=", secret.id)
+        .execute();
+      await server.server.database.db.deleteFrom("secrets").where("id", "=", secret.id).execute();
+    }
+  });
+
+  it("set --expires-at sets or removes the expiry, and names the field when it is refused", async () => {
+    const at = new Date(Date.now() + 5 * 86_400_000).toISOString();
+    const set = await cli(["set", "app/DATED", "--expires-at", at], { stdin: "dated" });
+    assert.equal(set.code, 0, set.stderr);
+    const expiresAt = async () =>
+      (
+        await server.server.database.db
+          .selectFrom("secrets")
+          .select("expires_at")
+          .where("name", "=", "DATED")
+          .executeTakeFirstOrThrow()
+      ).expires_at;
+    assert.equal(await expiresAt(), at);
+    await cli(["set", "app/DATED"], { stdin: "kept" });
+    assert.equal(await expiresAt(), at, "unchanged without --expires-at");
+    for (const bad of ["2001-01-01T00:00:00Z", "tomorrow"]) {
+      const refused = await cli(["set", "app/DATED", "--expires-at", bad], { stdin: "x" });
+      assert.equal(refused.code, CLIENT_EXIT.failure, bad);
+      assertOneLine(
+        refused.stderr,
+        /the server answered 400: expiresAt (must be in the future|must be an RFC 3339 time)/,
+      );
+    }
+    await cli(["set", "app/DATED", "--expires-at", "never"], { stdin: "forever" });
+    assert.equal(await expiresAt(), null);
+  });
+
   it("list prints one name per line", async () => {
     const result = await cli(["list", "app"], { token: readToken });
     assert.equal(result.code, 0, result.stderr);
@@ -418,7 +523,7 @@ describe("strongroom client commands against a real server", () => {
   });
 
   it("--help works for every client command", async () => {
-    for (const command of ["get", "set", "list", "export", "run"]) {
+    for (const command of ["get", "set", "list", "expiring", "export", "run"]) {
       const result = await runCli([command, "--help"], {}, cwd);
       assert.equal(result.code, 0, command);
       assert.match(result.stdout, /Usage: strongroom/);

@@ -1,5 +1,5 @@
 /**
- * Client mode: `strongroom get | set | list | export | run`, talking to a Strongroom server over
+ * Client mode: `strongroom get | set | list | expiring | export | run`, talking to a Strongroom server over
  * its HTTP API as an API token.
  *
  * Configuration: the server from `--url` or STRONGROOM_URL; the token from `--token-file PATH`
@@ -19,6 +19,7 @@
  * | 6    | 429: throttled; the message says when to retry                           |
  * | 7    | network failure: the server cannot be reached (or did not answer in 30s) |
  * | 8    | 412: `set --if-version N` found the secret at another version            |
+ * | 9    | 410: the secret has expired (an owner can extend or delete it)           |
  *
  * `run` exits with CMD's own exit code once CMD has started (so these codes apply only to what
  * happens before it starts), 128+N when CMD was killed by signal N, 127 when CMD is not found
@@ -85,11 +86,20 @@ export function registerClientCommands(program: Command): void {
       .option(
         "--if-version <n>",
         "write only if the secret is still at version N (0: only if it does not exist yet); exit 8 otherwise",
+      )
+      .option(
+        "--expires-at <time>",
+        'when the secret expires (RFC 3339, e.g. 2030-01-31T12:00:00Z), or "never"; default: unchanged',
       ),
   ).action(
     (
       path: string,
-      options: ConnectionOptions & { fromFile?: string; note?: string; ifVersion?: string },
+      options: ConnectionOptions & {
+        fromFile?: string;
+        note?: string;
+        ifVersion?: string;
+        expiresAt?: string;
+      },
     ) =>
       runAction("set", async () => {
         const { vault, name } = secretPathOrExit(path);
@@ -100,6 +110,7 @@ export function registerClientCommands(program: Command): void {
           value,
           note: options.note,
           ifVersion,
+          expiresAt: options.expiresAt === "never" ? null : options.expiresAt,
         });
         process.stderr.write(
           `${result.created ? "created" : "updated"} ${vault}/${name} version ${result.version}\n`,
@@ -116,6 +127,39 @@ export function registerClientCommands(program: Command): void {
     runAction("list", async () => {
       const names = await connect(options).listSecretNames(vault);
       process.stdout.write(names.map((name) => `${name}\n`).join(""));
+    }),
+  );
+
+  withConnectionOptions(
+    program
+      .command("expiring")
+      .description(
+        "list the secrets that expire within N days (expired ones included) in every vault the token may see",
+      )
+      .option("--days <n>", "how many days ahead to look (0 to 3650)", "30"),
+  ).action((options: ConnectionOptions & { days: string }) =>
+    runAction("expiring", async () => {
+      if (!/^[0-9]{1,4}$/.test(options.days) || Number(options.days) > EXPIRING_DAYS_MAX)
+        throw new ClientError(
+          `--days must be a whole number of days from 0 to ${EXPIRING_DAYS_MAX}, not "${options.days}"`,
+          CLIENT_EXIT.usage,
+        );
+      const days = Number(options.days);
+      const client = connect(options);
+      const found: Array<{ path: string; expiresAt: string }> = [];
+      for (const vault of await client.listVaultSlugs())
+        for (const secret of await client.listExpiring(vault, days))
+          found.push({ path: `${vault}/${secret.name}`, expiresAt: secret.expiresAt });
+      found.sort((a, b) => a.expiresAt.localeCompare(b.expiresAt) || a.path.localeCompare(b.path));
+      const now = Date.now();
+      process.stdout.write(
+        found
+          .map(
+            ({ path, expiresAt }) => `${expiresAt}\t${path}\t${describeExpiry(expiresAt, now)}\n`,
+          )
+          .join(""),
+      );
+      if (found.length === 0) process.stderr.write(`nothing expires within ${days} days\n`);
     }),
   );
 
@@ -166,6 +210,22 @@ export function registerClientCommands(program: Command): void {
       process.exit(await runChild(file, args, env));
     }),
   );
+}
+
+/** The API's limit for `?expiringWithinDays`. */
+const EXPIRING_DAYS_MAX = 3650;
+
+/** `expired`, or how long until: `in 3 days`, `in 5 hours`, `in 12 minutes`. */
+export function describeExpiry(expiresAt: string, nowMs: number): string {
+  const left = Date.parse(expiresAt) - nowMs;
+  if (left <= 0) return "expired";
+  const [unit, ms] =
+    left >= 2 * 86_400_000
+      ? ["days", 86_400_000]
+      : left >= 2 * 3_600_000
+        ? ["hours", 3_600_000]
+        : ["minutes", 60_000];
+  return `in ${Math.max(1, Math.floor(left / (ms as number)))} ${unit}`;
 }
 
 function withConnectionOptions(command: Command): Command {

@@ -14,6 +14,8 @@ export const CLIENT_EXIT = {
   unreachable: 7,
   /** 412: `set --if-version N` found the secret at another version; nothing was written. */
   preconditionFailed: 8,
+  /** 410: the secret has expired; an owner can extend or delete it. */
+  expired: 9,
 } as const;
 
 /** How long one request may take before the client gives up on the server. */
@@ -169,9 +171,15 @@ export interface StrongroomClient {
       note?: string | undefined;
       /** Write only if the secret is at this version (If-Match); 0: only if it does not exist. */
       ifVersion?: number | undefined;
+      /** RFC 3339 time the secret expires, null for never; undefined keeps its expiry. */
+      expiresAt?: string | null | undefined;
     },
   ): Promise<{ created: boolean; version: number }>;
   listSecretNames(vault: string): Promise<string[]>;
+  /** The slugs of every vault the token may see. */
+  listVaultSlugs(): Promise<string[]>;
+  /** A vault's secrets that expire within `days` days (expired ones included). */
+  listExpiring(vault: string, days: number): Promise<Array<{ name: string; expiresAt: string }>>;
 }
 
 export function createClient(config: ClientConfig): StrongroomClient {
@@ -245,11 +253,11 @@ export function createClient(config: ClientConfig): StrongroomClient {
             : input.ifVersion === 0
               ? { "if-none-match": "*" }
               : { "if-match": `"${input.ifVersion}"` },
-        body: JSON.stringify(
-          input.note === undefined
-            ? { value: input.value }
-            : { value: input.value, note: input.note },
-        ),
+        body: JSON.stringify({
+          value: input.value,
+          ...(input.note === undefined ? {} : { note: input.note }),
+          ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt }),
+        }),
       });
       const version = (answer.body as { version?: unknown }).version;
       return {
@@ -259,25 +267,51 @@ export function createClient(config: ClientConfig): StrongroomClient {
     },
 
     async listSecretNames(vault) {
-      const names: string[] = [];
-      let cursor: string | null = null;
-      for (let page = 0; page < 100_000; page++) {
-        const query = new URLSearchParams({ limit: String(LIST_PAGE_SIZE) });
-        if (cursor !== null) query.set("cursor", cursor);
-        const { body } = (await request(`${secretsUrl(vault)}?${query}`)) as {
-          body: {
-            secrets?: Array<{ name?: unknown }>;
-            nextCursor?: unknown;
-          };
-        };
-        for (const secret of body.secrets ?? [])
-          if (typeof secret.name === "string") names.push(secret.name);
-        cursor = typeof body.nextCursor === "string" ? body.nextCursor : null;
-        if (cursor === null) return names;
-      }
-      throw new ClientError("the server kept returning more pages", CLIENT_EXIT.failure);
+      return (await listSecrets(vault, {})).map((secret) => secret.name);
+    },
+
+    async listVaultSlugs() {
+      const { body } = (await request(`${config.baseUrl}/api/v1/vaults`)) as {
+        body: { vaults?: Array<{ slug?: unknown }> };
+      };
+      return (body.vaults ?? []).flatMap((vault) =>
+        typeof vault.slug === "string" ? [vault.slug] : [],
+      );
+    },
+
+    async listExpiring(vault, days) {
+      return (await listSecrets(vault, { expiringWithinDays: String(days) })).flatMap((secret) =>
+        typeof secret.expiresAt === "string"
+          ? [{ name: secret.name, expiresAt: secret.expiresAt }]
+          : [],
+      );
     },
   };
+
+  /** Every page of a vault's secret list (names and metadata). */
+  async function listSecrets(
+    vault: string,
+    filters: Record<string, string>,
+  ): Promise<Array<{ name: string; expiresAt: unknown }>> {
+    const secrets: Array<{ name: string; expiresAt: unknown }> = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 100_000; page++) {
+      const query = new URLSearchParams({ ...filters, limit: String(LIST_PAGE_SIZE) });
+      if (cursor !== null) query.set("cursor", cursor);
+      const { body } = (await request(`${secretsUrl(vault)}?${query}`)) as {
+        body: {
+          secrets?: Array<{ name?: unknown; expiresAt?: unknown }>;
+          nextCursor?: unknown;
+        };
+      };
+      for (const secret of body.secrets ?? [])
+        if (typeof secret.name === "string")
+          secrets.push({ name: secret.name, expiresAt: secret.expiresAt });
+      cursor = typeof body.nextCursor === "string" ? body.nextCursor : null;
+      if (cursor === null) return secrets;
+    }
+    throw new ClientError("the server kept returning more pages", CLIENT_EXIT.failure);
+  }
 }
 
 /** Maps an error response (problem+json or not) to the one line and exit code the CLI shows. */
@@ -286,8 +320,14 @@ export function errorForResponse(
   body: unknown,
   displayUrl: string,
 ): ClientError {
-  const problem = (body ?? {}) as { title?: unknown; detail?: unknown };
-  const said = [problem.detail, problem.title].find(
+  const problem = (body ?? {}) as { title?: unknown; detail?: unknown; errors?: unknown };
+  // A validation failure names the field, which says more than "fields are invalid".
+  const [field] = Array.isArray(problem.errors) ? problem.errors : [];
+  const fieldSaid =
+    typeof field?.path === "string" && typeof field?.message === "string"
+      ? `${field.path.replace(/^body\./, "")} ${field.message}`
+      : undefined;
+  const said = [fieldSaid, problem.detail, problem.title].find(
     (part): part is string => typeof part === "string" && part.trim() !== "",
   );
   switch (response.status) {
@@ -309,6 +349,11 @@ export function errorForResponse(
         CLIENT_EXIT.preconditionFailed,
       );
     }
+    case 410:
+      return new ClientError(
+        said === undefined ? "the secret has expired" : oneLine(said),
+        CLIENT_EXIT.expired,
+      );
     case 429: {
       const seconds = Number(response.headers.get("retry-after"));
       const after = Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 1;

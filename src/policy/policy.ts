@@ -30,6 +30,7 @@ export type Action =
   | "secret.reveal"
   | "secret.write"
   | "secret.delete"
+  | "secret.expiry"
   | "share.create"
   | "share.manage"
   | "token.manage"
@@ -55,6 +56,8 @@ const VAULT_RULES: Partial<Record<Action, { role: VaultRole; token: "read" | "wr
   "secret.reveal": { role: "viewer", token: "read" },
   "secret.write": { role: "editor", token: "write" },
   "secret.delete": { role: "editor", token: "write" },
+  // Extending an expiry makes an expired value revealable again: the vault's owners decide.
+  "secret.expiry": { role: "owner", token: "write" },
   // Share links: editors create them (and list and revoke their own); owners manage all.
   "share.create": { role: "editor", token: "write" },
   "share.manage": { role: "owner", token: "write" },

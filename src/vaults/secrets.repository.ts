@@ -44,7 +44,8 @@ export async function findSecretForUpdate(
 
 /**
  * Secrets of a vault in name order after `afterName`, at most `limit`, optionally only
- * names containing `search` (case-insensitive; LIKE wildcards in it match literally).
+ * names containing `search` (case-insensitive; LIKE wildcards in it match literally) and
+ * only those expiring at or before `expiringBefore` (ISO-8601 UTC; expired ones included).
  */
 export async function listSecretsPage(
   db: Kysely<Database>,
@@ -52,6 +53,7 @@ export async function listSecretsPage(
   afterName: string | null,
   limit: number,
   search: string | null = null,
+  expiringBefore: string | null = null,
 ): Promise<SecretRow[]> {
   let query = db
     .selectFrom("secrets")
@@ -64,6 +66,8 @@ export async function listSecretsPage(
     const pattern = `%${search.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
     query = query.where(sql<boolean>`lower(name) like ${pattern} escape '!'`);
   }
+  // ISO-8601 UTC text compares in time order on SQLite as timestamptz does on PostgreSQL.
+  if (expiringBefore !== null) query = query.where("expires_at", "<=", expiringBefore);
   return query.execute();
 }
 
@@ -71,15 +75,34 @@ export async function insertSecret(db: Kysely<Database>, row: SecretRow): Promis
   await db.insertInto("secrets").values(row).execute();
 }
 
+/** Moves a secret to `version`; `expiresAt` undefined leaves its expiry as it is. */
 export async function setCurrentVersion(
   db: Kysely<Database>,
   secretId: string,
   version: number,
   now: string,
+  expiresAt?: string | null,
 ): Promise<void> {
   await db
     .updateTable("secrets")
-    .set({ current_version: version, updated_at: now })
+    .set({
+      current_version: version,
+      updated_at: now,
+      ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
+    })
+    .where("id", "=", secretId)
+    .execute();
+}
+
+/** Sets when a secret expires (null: never), without a new version. */
+export async function setSecretExpiry(
+  db: Kysely<Database>,
+  secretId: string,
+  expiresAt: string | null,
+): Promise<void> {
+  await db
+    .updateTable("secrets")
+    .set({ expires_at: expiresAt })
     .where("id", "=", secretId)
     .execute();
 }

@@ -15,10 +15,12 @@ import {
   putSecret,
   restoreVersion,
   revealSecretInVault,
+  setExpiry,
 } from "./secrets.service.js";
 import { actingFrom } from "./vaults.routes.js";
 import {
   listSecretsQuery,
+  patchSecretBody,
   putSecretBody,
   SECRET_BODY_LIMIT_BYTES,
   secretMetadataResponse,
@@ -42,6 +44,7 @@ function presentMetadata(secret: SecretRow): z.infer<typeof secretMetadataRespon
     name: secret.name,
     type: secret.type,
     version: secret.current_version,
+    expiresAt: secret.expires_at,
     createdAt: secret.created_at,
     updatedAt: secret.updated_at,
   };
@@ -82,6 +85,9 @@ export async function secretRoutes(
         request.query.limit,
         request.query.cursor,
         request.query.q ?? null,
+        request.query.expiringWithinDays === undefined
+          ? null
+          : { withinDays: request.query.expiringWithinDays, now: now() },
       );
       return { secrets: page.secrets.map(presentMetadata), nextCursor: page.nextCursor };
     },
@@ -132,6 +138,31 @@ export async function secretRoutes(
       reply.header("cache-control", "no-store");
       reply.header("etag", `"${revealed.version}"`);
       return { ...presentMetadata(revealed.secret), value: revealed.value, note: revealed.note };
+    },
+  );
+
+  // Owners change when a secret expires without writing a new version: extending an
+  // expired secret makes its old value revealable again, which editors must not decide.
+  routes.patch(
+    "/vaults/:vault/secrets/:name",
+    {
+      schema: {
+        params: secretParams,
+        body: patchSecretBody,
+        response: { 200: secretMetadataResponse },
+      },
+    },
+    async (request) => {
+      const acting = actingFrom(request, now);
+      const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.expiry");
+      const secret = await setExpiry(
+        db,
+        acting,
+        access,
+        request.params.name,
+        request.body.expiresAt,
+      );
+      return presentMetadata(secret);
     },
   );
 

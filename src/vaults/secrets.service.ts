@@ -5,7 +5,7 @@ import { macToken, verifyMacToken } from "../crypto/tokens.js";
 import { dialectOf } from "../db/dialect.js";
 import type { Db } from "../db/schema.js";
 import { withTransactionRetry } from "../db/transaction-retry.js";
-import { AppError, badRequest, notFound } from "../lib/errors.js";
+import { AppError, badRequest, conflict, notFound, validationError } from "../lib/errors.js";
 import { randomId } from "../lib/random.js";
 import type { SecretBytes } from "../lib/secret-bytes.js";
 import type { VaultAccess } from "./access.js";
@@ -27,6 +27,7 @@ import {
   listVersions,
   recordShredded,
   setCurrentVersion,
+  setSecretExpiry,
 } from "./secrets.repository.js";
 import type { VaultRow } from "./vaults.repository.js";
 import { SECRET_VERSIONS_KEPT } from "./vaults.schema.js";
@@ -62,7 +63,23 @@ export function decodeCursor(secretKey: SecretBytes, vaultId: string, cursor: st
   return parsed.a;
 }
 
-/** One page of a vault's secrets: names and metadata, never values. */
+const MS_PER_DAY = 86_400_000;
+
+/** True when a secret with this `expires_at` may no longer be revealed at `now`. */
+export function isExpired(expiresAt: string | null, now: Date): boolean {
+  return expiresAt !== null && Date.parse(expiresAt) <= now.getTime();
+}
+
+/** 400 unless `expiresAt` (ISO-8601) lies after `now`: an expiry in the past is a mistake. */
+function assertFutureExpiry(expiresAt: string, now: Date, path: string): void {
+  if (Date.parse(expiresAt) <= now.getTime())
+    throw validationError([{ path, message: "must be in the future" }]);
+}
+
+/**
+ * One page of a vault's secrets: names and metadata, never values. With `expiring`, only
+ * those that expire within `withinDays` days of `now`, the expired ones included.
+ */
 export async function listSecrets(
   db: Db,
   keys: SecretKeys,
@@ -70,9 +87,14 @@ export async function listSecrets(
   limit: number,
   cursor: string | undefined,
   search: string | null = null,
+  expiring: { withinDays: number; now: Date } | null = null,
 ): Promise<{ secrets: SecretRow[]; nextCursor: string | null }> {
   const after = cursor === undefined ? null : decodeCursor(keys.secretKey, access.vault.id, cursor);
-  const rows = await listSecretsPage(db, access.vault.id, after, limit + 1, search);
+  const expiringBefore =
+    expiring === null
+      ? null
+      : new Date(expiring.now.getTime() + expiring.withinDays * MS_PER_DAY).toISOString();
+  const rows = await listSecretsPage(db, access.vault.id, after, limit + 1, search, expiringBefore);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
@@ -120,6 +142,12 @@ export interface SecretWrite {
   note?: string | undefined;
   /** What the secret must look like before the write (If-Match); 412 and nothing written otherwise. */
   precondition?: VersionPrecondition | null | undefined;
+  /**
+   * When the secret expires (ISO-8601, in the future; 400 otherwise), null for never;
+   * undefined keeps the secret's expiry — refused (409) when it has passed, so that a new
+   * value never lands already expired: rotating an expired secret takes a new expiry.
+   */
+  expiresAt?: string | null | undefined;
 }
 
 /** Who writes a version: recorded in `created_by` and as the audit event's actor. */
@@ -155,6 +183,16 @@ async function writeVersion(
   const existing = await findSecretForUpdate(trx, vault.id, input.name);
   // Under the row lock: no other writer can change the version between check and write.
   checkPrecondition(input.precondition, existing?.current_version ?? null);
+  if (input.expiresAt !== undefined && input.expiresAt !== null)
+    assertFutureExpiry(input.expiresAt, writer.now, "body.expiresAt");
+  if (
+    input.expiresAt === undefined &&
+    existing !== null &&
+    isExpired(existing.expires_at, writer.now)
+  )
+    throw conflict(
+      `${vault.slug}/${input.name} expired at ${existing.expires_at}: write it with a new expiresAt (or null for none), or have an owner extend it first.`,
+    );
   const secret: SecretRow = existing ?? {
     id: randomId(),
     vault_id: vault.id,
@@ -182,7 +220,7 @@ async function writeVersion(
     created_by: writer.username,
     created_at: now,
   });
-  await setCurrentVersion(trx, secret.id, version, now);
+  await setCurrentVersion(trx, secret.id, version, now, input.expiresAt);
   const trimmed =
     version > SECRET_VERSIONS_KEPT
       ? await deleteVersionsUpTo(trx, secret.id, version - SECRET_VERSIONS_KEPT)
@@ -190,9 +228,15 @@ async function writeVersion(
   await recordWrite(trx, writer, audit.action, `${vault.slug}/${input.name}`, {
     ...audit.details,
     version,
+    ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt ?? "never" }),
   });
   return {
-    secret: { ...secret, current_version: version, updated_at: now },
+    secret: {
+      ...secret,
+      current_version: version,
+      updated_at: now,
+      expires_at: input.expiresAt === undefined ? secret.expires_at : input.expiresAt,
+    },
     created: existing === null,
     trimmed,
   };
@@ -331,6 +375,7 @@ export async function revealSecret(
 ): Promise<RevealedSecret> {
   const found = await findSecretWithVersion(db, access.vault.id, name, versionNumber);
   if (found === null) throw notFound("There is no such secret.");
+  await refuseExpired(db, acting, access, name, found.secret, found.version, versionNumber);
   return openAndRecord(db, keys, acting, access, name, found.secret, found.version, versionNumber);
 }
 
@@ -350,7 +395,42 @@ export async function revealSecretInVault(
   const found = await findVaultSecretVersion(db, slug, acting.actor.userId, name, versionNumber);
   const access = grantVaultAccess(acting.actor, "secret.reveal", found);
   if (found === null || found.secret === null) throw notFound("There is no such secret.");
+  await refuseExpired(db, acting, access, name, found.secret, found.version, versionNumber);
   return openAndRecord(db, keys, acting, access, name, found.secret, found.version, versionNumber);
+}
+
+/**
+ * After its `expires_at` a secret's values (every version) are not handed out: the refusal
+ * is audited (`outcome: "denied"`, committed before the answer) and answered 410
+ * `secret-expired`. A missing version is left to openAndRecord's 404.
+ */
+async function refuseExpired(
+  db: Db,
+  acting: Acting,
+  access: VaultAccess,
+  name: string,
+  secret: SecretRow,
+  row: SecretVersionRow | null,
+  versionNumber: number | undefined,
+): Promise<void> {
+  if (row === null || !isExpired(secret.expires_at, acting.now)) return;
+  const target = `${access.vault.slug}/${name}`;
+  await recordAuditEvent(
+    db,
+    {
+      actorId: acting.actor.userId,
+      actorName: acting.actor.username,
+      action: versionNumber === undefined ? "secret.reveal" : "secret.reveal-version",
+      target,
+      address: acting.address,
+      outcome: "denied",
+      details: { version: row.version, reason: "expired", expiresAt: secret.expires_at },
+    },
+    acting.now,
+  );
+  throw new AppError("secret-expired", 410, "Secret expired", {
+    detail: `${target} expired at ${secret.expires_at}; its value is no longer revealed. A vault owner can extend or delete it.`,
+  });
 }
 
 async function openAndRecord(
@@ -425,6 +505,32 @@ export async function deleteSecret(
     await auditAction(trx, acting, "secret.delete", `${access.vault.slug}/${name}`);
   });
   await dialectOf(db).scrubDeletedData(db);
+}
+
+/**
+ * Sets when a secret expires (`expiresAt` ISO-8601 in the future, 400 otherwise; null:
+ * never), keeping its value and version: how owners extend an expired secret. Audited as
+ * `secret.expiry`. The caller checks the `secret.expiry` permission (owners).
+ * @throws 404 for no such secret.
+ */
+export async function setExpiry(
+  db: Db,
+  acting: Acting,
+  access: VaultAccess,
+  name: string,
+  expiresAt: string | null,
+): Promise<SecretRow> {
+  if (expiresAt !== null) assertFutureExpiry(expiresAt, acting.now, "body.expiresAt");
+  return withTransactionRetry(db, async (trx) => {
+    const secret = await findSecretForUpdate(trx, access.vault.id, name);
+    if (secret === null) throw notFound("There is no such secret.");
+    await setSecretExpiry(trx, secret.id, expiresAt);
+    await auditAction(trx, acting, "secret.expiry", `${access.vault.slug}/${name}`, {
+      expiresAt: expiresAt ?? "never",
+      previously: secret.expires_at ?? "never",
+    });
+    return { ...secret, expires_at: expiresAt };
+  });
 }
 
 /**

@@ -10,6 +10,8 @@ export const SECRET_VALUE_MAX_BYTES = 64 * 1024;
 export const SECRET_NOTE_MAX_BYTES = 16 * 1024;
 /** Versions kept per secret; older ones are shredded (SPEC §3). */
 export const SECRET_VERSIONS_KEPT = 20;
+/** `?expiringWithinDays=N` looks at most this far ahead (ten years). */
+export const EXPIRING_WITHIN_DAYS_MAX = 3650;
 /** A PUT of a secret may be larger than the default JSON limit: 64 KiB escaped can grow 6×. */
 export const SECRET_BODY_LIMIT_BYTES = 512 * 1024;
 
@@ -45,6 +47,18 @@ export const updateVaultBody = z.strictObject({
   description: z.string().max(500, { error: "must be at most 500 characters" }),
 });
 export const putMemberBody = z.strictObject({ role: vaultRoleSchema });
+/**
+ * When a secret stops being revealable: an RFC 3339 time with an offset (`Z` or `+01:00`),
+ * normalised to UTC. Whether it lies in the future is checked against the server's clock
+ * by the service (`assertFutureExpiry`), not here. Null: never.
+ */
+export const expiresAtSchema = z.iso
+  .datetime({
+    offset: true,
+    error: "must be an RFC 3339 time with an offset, e.g. 2030-01-31T12:00:00Z",
+  })
+  .transform((text) => new Date(text).toISOString())
+  .nullable();
 export const putSecretBody = z.strictObject({
   value: z
     .string()
@@ -58,12 +72,23 @@ export const putSecretBody = z.strictObject({
       error: `must be at most ${SECRET_NOTE_MAX_BYTES} bytes`,
     })
     .optional(),
+  /** Absent: the secret keeps its expiry; null: it never expires; a time: it expires then. */
+  expiresAt: expiresAtSchema.optional(),
 });
+/** PATCH of a secret's metadata (owners): only its expiry, without a new version. */
+export const patchSecretBody = z.strictObject({ expiresAt: expiresAtSchema });
 export const listSecretsQuery = z.strictObject({
   limit: z.coerce.number({ error: "must be a number" }).int().min(1).max(200).default(50),
   cursor: z.string().max(512).optional(),
   /** Only names containing this (case-insensitive). */
   q: z.string().max(128).optional(),
+  /** Only secrets that expire within this many days from now, expired ones included. */
+  expiringWithinDays: z.coerce
+    .number({ error: "must be a number of days" })
+    .int()
+    .min(0)
+    .max(EXPIRING_WITHIN_DAYS_MAX)
+    .optional(),
 });
 
 export const vaultResponse = z.object({
@@ -82,6 +107,8 @@ export const secretMetadataResponse = z.object({
   name: z.string(),
   type: z.string(),
   version: z.number(),
+  /** When reveals stop (410 after it); null: never. */
+  expiresAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

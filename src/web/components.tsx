@@ -26,7 +26,9 @@ export function PostForm({
 export interface FieldProps {
   name: string;
   label: string;
-  type?: "text" | "email" | "password";
+  type?: "text" | "email" | "password" | "datetime-local";
+  /** A hint under the label, tied to the input for screen readers. */
+  hint?: string;
   value?: string;
   error?: string | undefined;
   autocomplete?: string;
@@ -44,19 +46,29 @@ export function Field({
   autocomplete,
   required = false,
   multiline = false,
+  hint,
 }: FieldProps): VNode {
   const id = `field-${name}`;
   const errorId = `${id}-error`;
+  const hintId = `${id}-hint`;
+  const describedBy = [hint !== undefined ? hintId : null, error !== undefined ? errorId : null]
+    .filter((part) => part !== null)
+    .join(" ");
   const common = {
     id,
     name,
     required,
     "aria-invalid": error !== undefined ? ("true" as const) : undefined,
-    "aria-describedby": error !== undefined ? errorId : undefined,
+    "aria-describedby": describedBy === "" ? undefined : describedBy,
   };
   return (
     <div class="field">
       <label for={id}>{label}</label>
+      {hint !== undefined ? (
+        <p class="muted" id={hintId}>
+          {hint}
+        </p>
+      ) : null}
       {multiline ? (
         <textarea {...common} rows={4} value={value ?? ""} />
       ) : (

@@ -12,15 +12,19 @@ import { PreconditionFailedError } from "../vaults/preconditions.js";
 import {
   deleteSecret,
   findSecretOrThrow,
+  isExpired,
   listSecrets,
   listSecretVersions,
   putSecret,
   restoreVersion,
   revealSecret,
+  setExpiry,
 } from "../vaults/secrets.service.js";
 import { findEnabledUserByUsernameKey, listMembers } from "../vaults/vaults.repository.js";
 import {
   createVaultBody,
+  EXPIRING_WITHIN_DAYS_MAX,
+  patchSecretBody,
   putMemberBody,
   putSecretBody,
   secretNameSchema,
@@ -63,6 +67,18 @@ function nameParam(params: unknown): string {
 /** A form's version number field (`ifVersion`, a route's `n`): null when absent or malformed. */
 function versionField(text: string | undefined): number | null {
   return text !== undefined && /^[0-9]{1,10}$/.test(text) ? Number(text) : null;
+}
+
+/**
+ * A time from a `datetime-local` field (`2030-01-31T12:00`, seconds optional), which has no
+ * zone, read as UTC like every time on these pages; anything else is passed on to be
+ * validated as RFC 3339.
+ */
+function utcFromForm(text: string): string {
+  const trimmed = text.trim();
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(trimmed)) return `${trimmed}:00Z`;
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(trimmed)) return `${trimmed}Z`;
+  return trimmed;
 }
 
 /** A form's `ifVersion`: 0 means "create only", N "only if still at version N". */
@@ -163,8 +179,12 @@ export async function vaultPages(
     errors: Record<string, string> = {},
     values: Record<string, string> = {},
   ) => {
-    const { cursor, q } = request.query as Params;
+    const { cursor, q, expiring } = request.query as Params;
     const search = typeof q === "string" ? q.slice(0, 128) : "";
+    // "Expiring within N days": a whole number of days up to the API's limit, else no filter.
+    const days = versionField(expiring);
+    const expiringWithinDays = days !== null && days <= EXPIRING_WITHIN_DAYS_MAX ? days : null;
+    const now = ctx.now();
     const page = await listSecrets(
       db,
       keys,
@@ -172,6 +192,7 @@ export async function vaultPages(
       50,
       typeof cursor === "string" ? cursor : undefined,
       search,
+      expiringWithinDays === null ? null : { withinDays: expiringWithinDays, now },
     );
     const isOwner = decide(actor, "member.manage", {
       vaultId: access.vault.id,
@@ -196,9 +217,12 @@ export async function vaultPages(
           name: s.name,
           version: s.current_version,
           updatedAt: s.updated_at,
+          expiresAt: s.expires_at,
+          expired: isExpired(s.expires_at, now),
         })),
         nextCursor: page.nextCursor,
         search,
+        expiringWithinDays,
         members,
         canWrite: decide(actor, "secret.write", { vaultId: access.vault.id, role: access.role })
           .allowed,
@@ -221,22 +245,36 @@ export async function vaultPages(
     if (actor === null) return reply;
     const access = await authorizeVault(db, actor, slugParam(request.params), "secret.write");
     const values = form(request);
+    const ifVersion = versionField(values.ifVersion);
     const name = secretNameSchema.safeParse(values.name);
     const body = putSecretBody.safeParse({
       value: values.value,
       ...(values.note ? { note: values.note } : {}),
+      ...(values.expiresAt ? { expiresAt: utcFromForm(values.expiresAt) } : {}),
     });
+    // Errors go back to the form they came from: a secret's page sends its version.
+    const refuse = (status: number, errors: Record<string, string>) =>
+      ifVersion !== null && ifVersion > 0 && name.success
+        ? renderSecret(request, reply, actor, access, name.data, {
+            status,
+            errors,
+            draft: {
+              value: values.value ?? "",
+              note: values.note ?? "",
+              expiresAt: values.expiresAt ?? "",
+            },
+          })
+        : renderVault(request, reply, actor, access, status, errors, {
+            name: values.name ?? "",
+            note: values.note ?? "",
+            expiresAt: values.expiresAt ?? "",
+          });
     if (!name.success || !body.success) {
-      const errors = {
+      return refuse(400, {
         ...(name.success ? {} : { name: name.error.issues[0]?.message ?? "is invalid" }),
         ...(body.success ? {} : fieldErrors(body.error.issues)),
-      };
-      return renderVault(request, reply, actor, access, 400, errors, {
-        name: values.name ?? "",
-        note: values.note ?? "",
       });
     }
-    const ifVersion = versionField(values.ifVersion);
     let written: Awaited<ReturnType<typeof putSecret>>;
     try {
       written = await putSecret(db, keys, acting(actor, request), access, {
@@ -245,6 +283,11 @@ export async function vaultPages(
         precondition: ifVersion === null ? null : preconditionOfForm(ifVersion),
       });
     } catch (error) {
+      // A past expiry (400), or a new value for an expired secret without a new expiry (409).
+      if (error instanceof AppError && error.errors?.[0]?.path === "body.expiresAt")
+        return refuse(400, { expiresAt: `Expiry ${error.errors[0].message}.` });
+      if (error instanceof AppError && error.code === "conflict")
+        return refuse(409, { expiresAt: error.detail ?? error.title });
       if (!(error instanceof PreconditionFailedError) || ifVersion === null) throw error;
       if (ifVersion === 0 || error.currentVersion === null)
         return renderVault(
@@ -259,13 +302,17 @@ export async function vaultPages(
                 ? "This secret was deleted meanwhile; add it again here."
                 : "A secret with this name already exists: open it to save a new version.",
           },
-          { name: name.data, note: values.note ?? "" },
+          { name: name.data, note: values.note ?? "", expiresAt: values.expiresAt ?? "" },
         );
       // Someone saved a version since this form was loaded: show theirs, keep ours, ask.
       return renderSecret(request, reply, actor, access, name.data, {
         status: 409,
         conflict: `Not saved: ${secret409(ifVersion, error.currentVersion)} Check it (reveal it if you need to), then save yours again if it should replace it.`,
-        draft: { value: body.data.value, note: body.data.note ?? "" },
+        draft: {
+          value: body.data.value,
+          note: body.data.note ?? "",
+          expiresAt: values.expiresAt ?? "",
+        },
       });
     }
     const { secret, created } = written;
@@ -340,10 +387,11 @@ export async function vaultPages(
       revealed?: { value: string; note: string | null; version: number };
       status?: number;
       conflict?: string;
-      draft?: { value: string; note: string };
+      draft?: { value: string; note: string; expiresAt?: string };
+      errors?: Record<string, string>;
     } = {},
   ) => {
-    const { revealed, status = 200, conflict, draft } = extra;
+    const { revealed, status = 200, conflict, draft, errors } = extra;
     const secret = await findSecretOrThrow(db, access, name);
     const versions = (await listSecretVersions(db, access, name)).map((v) => ({
       version: v.version,
@@ -359,11 +407,18 @@ export async function vaultPages(
           name: secret.name,
           version: secret.current_version,
           updatedAt: secret.updated_at,
+          expiresAt: secret.expires_at,
+          expired: isExpired(secret.expires_at, ctx.now()),
         },
         versions,
         ...(revealed ? { revealed } : {}),
         ...(conflict !== undefined ? { conflict } : {}),
         ...(draft !== undefined ? { draft } : {}),
+        ...(errors !== undefined ? { errors } : {}),
+        canSetExpiry: decide(actor, "secret.expiry", {
+          vaultId: access.vault.id,
+          role: access.role,
+        }).allowed,
         canWrite: decide(actor, "secret.write", { vaultId: access.vault.id, role: access.role })
           .allowed,
       }),
@@ -392,6 +447,43 @@ export async function vaultPages(
     return renderSecret(request, reply, actor, access, name, {
       revealed: { value: revealed.value, note: revealed.note, version: revealed.version },
     });
+  });
+
+  // Owners set or remove a secret's expiry (extending an expired one) without a new version.
+  app.post("/vaults/:vault/secrets/:name/expiry", async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const access = await authorizeVault(db, actor, slugParam(request.params), "secret.expiry");
+    const name = nameParam(request.params);
+    const values = form(request);
+    const parsed = patchSecretBody.safeParse({
+      expiresAt: values.never === "1" ? null : utcFromForm(values.newExpiry ?? ""),
+    });
+    const refuse = (message: string) =>
+      renderSecret(request, reply, actor, access, name, {
+        status: 400,
+        errors: { newExpiry: message },
+      });
+    if (!parsed.success) return refuse("Enter a date and time (UTC).");
+    let secret: Awaited<ReturnType<typeof setExpiry>>;
+    try {
+      secret = await setExpiry(db, acting(actor, request), access, name, parsed.data.expiresAt);
+    } catch (error) {
+      if (error instanceof AppError && error.errors?.[0]?.path === "body.expiresAt")
+        return refuse(`The new expiry ${error.errors[0].message}.`);
+      throw error;
+    }
+    flash(
+      reply,
+      "success",
+      secret.expires_at === null
+        ? `${name} no longer expires.`
+        : `${name} now expires at ${secret.expires_at.slice(0, 16).replace("T", " ")} UTC.`,
+    );
+    return reply.redirect(
+      `/vaults/${encodeURIComponent(access.vault.slug)}/secrets/${encodeURIComponent(name)}`,
+      303,
+    );
   });
 
   // Rollback: a new version with an old version's value. The form carries the version the

@@ -72,6 +72,24 @@ export interface SecretSummary {
   name: string;
   version: number;
   updatedAt: string;
+  /** Null: never expires. */
+  expiresAt: string | null;
+  expired: boolean;
+}
+
+/** Expiry times are entered and shown in UTC, like every time on these pages. */
+const EXPIRY_HINT = "UTC, e.g. 2030-01-31T12:00. Leave empty to keep the current expiry.";
+
+/** "Expires …" / "Expired …" / nothing, for a secret's expiry. */
+function Expiry({ expiresAt, expired }: { expiresAt: string | null; expired: boolean }): VNode {
+  if (expiresAt === null) return <span class="muted">never</span>;
+  return expired ? (
+    <strong class="expired">
+      expired <Time iso={expiresAt} />
+    </strong>
+  ) : (
+    <Time iso={expiresAt} />
+  );
 }
 
 export interface VaultPageProps {
@@ -81,6 +99,8 @@ export interface VaultPageProps {
   nextCursor: string | null;
   /** The current name filter ("" for none). */
   search: string;
+  /** The "expiring within N days" filter, null for none. */
+  expiringWithinDays: number | null;
   members: Array<{ username: string; role: string }> | null;
   canWrite: boolean;
   errors?: Record<string, string>;
@@ -93,12 +113,17 @@ export function VaultPage({
   secrets,
   nextCursor,
   search,
+  expiringWithinDays,
   members,
   canWrite,
   errors = {},
   values = {},
 }: VaultPageProps): VNode {
   const base = `/vaults/${encodeURIComponent(vault.slug)}`;
+  const filtered = search !== "" || expiringWithinDays !== null;
+  const nextPage = new URLSearchParams();
+  if (search !== "") nextPage.set("q", search);
+  if (expiringWithinDays !== null) nextPage.set("expiring", String(expiringWithinDays));
   return (
     <Layout title={vault.slug} context={context}>
       <h1>{vault.slug}</h1>
@@ -109,10 +134,25 @@ export function VaultPage({
           <label for="field-q">Find by name</label>
           <input id="field-q" name="q" type="search" value={search} />
         </div>
+        <div class="field">
+          <label for="field-expiring">Expiring within (days)</label>
+          <input
+            id="field-expiring"
+            name="expiring"
+            type="number"
+            min="0"
+            max="3650"
+            value={expiringWithinDays === null ? "" : String(expiringWithinDays)}
+            aria-describedby="field-expiring-hint"
+          />
+          <p class="muted" id="field-expiring-hint">
+            Leave empty for all secrets; expired ones are always included.
+          </p>
+        </div>
         <button type="submit">Search</button>
       </form>
       {secrets.length === 0 ? (
-        <p>{search === "" ? "No secrets yet." : "No secret matches."}</p>
+        <p>{filtered ? "No secret matches." : "No secrets yet."}</p>
       ) : (
         <table>
           <thead>
@@ -120,6 +160,7 @@ export function VaultPage({
               <th scope="col">Name</th>
               <th scope="col">Version</th>
               <th scope="col">Updated</th>
+              <th scope="col">Expires</th>
             </tr>
           </thead>
           <tbody>
@@ -132,13 +173,20 @@ export function VaultPage({
                 <td>
                   <Time iso={secret.updatedAt} />
                 </td>
+                <td>
+                  <Expiry expiresAt={secret.expiresAt} expired={secret.expired} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
       {nextCursor !== null ? (
-        <a href={`${base}?cursor=${encodeURIComponent(nextCursor)}`}>Next page</a>
+        <a
+          href={`${base}?${nextPage.toString()}${nextPage.size > 0 ? "&" : ""}cursor=${encodeURIComponent(nextCursor)}`}
+        >
+          Next page
+        </a>
       ) : null}
       {canWrite ? (
         <>
@@ -160,6 +208,14 @@ export function VaultPage({
               multiline
               value={values.note ?? ""}
               error={errors.note}
+            />
+            <Field
+              name="expiresAt"
+              label="Expires at (optional)"
+              type="datetime-local"
+              hint="UTC. After it, the value can no longer be revealed."
+              value={values.expiresAt ?? ""}
+              error={errors.expiresAt}
             />
             <button type="submit">Save secret</button>
           </PostForm>
@@ -206,7 +262,13 @@ export function VaultPage({
 export interface SecretPageProps {
   context: PageContext;
   vault: string;
-  secret: { name: string; version: number; updatedAt: string };
+  secret: {
+    name: string;
+    version: number;
+    updatedAt: string;
+    expiresAt: string | null;
+    expired: boolean;
+  };
   versions: Array<{ version: number; createdAt: string; createdBy: string | null }>;
   /** Present only on the response to "Reveal": shown once, never cached. */
   revealed?: { value: string; note: string | null; version: number };
@@ -217,7 +279,11 @@ export interface SecretPageProps {
    */
   conflict?: string;
   /** The value and note the user submitted, kept after a conflict so nothing typed is lost. */
-  draft?: { value: string; note: string };
+  draft?: { value: string; note: string; expiresAt?: string };
+  /** Owners may change the expiry (extend an expired secret) without a new version. */
+  canSetExpiry: boolean;
+  /** Field errors of the new-version and expiry forms. */
+  errors?: Record<string, string>;
 }
 
 export function SecretPage({
@@ -229,6 +295,8 @@ export function SecretPage({
   canWrite,
   conflict,
   draft,
+  canSetExpiry,
+  errors = {},
 }: SecretPageProps): VNode {
   const base = `/vaults/${encodeURIComponent(vault)}/secrets/${encodeURIComponent(secret.name)}`;
   // Every write form carries the version it was loaded with: the server refuses the write
@@ -249,8 +317,20 @@ export function SecretPage({
       ) : null}
       <p class="muted">
         Version {secret.version}, updated <Time iso={secret.updatedAt} />
+        {secret.expiresAt !== null && !secret.expired ? (
+          <>
+            , expires <Time iso={secret.expiresAt} />
+          </>
+        ) : null}
       </p>
-      {revealed !== undefined ? (
+      {secret.expired && secret.expiresAt !== null ? (
+        <p class="flash error" role="status">
+          Expired <Time iso={secret.expiresAt} />: its value can no longer be revealed.{" "}
+          {canSetExpiry
+            ? "Extend the expiry below, or delete it."
+            : "A vault owner can extend or delete it."}
+        </p>
+      ) : revealed !== undefined ? (
         <section aria-label="Secret value">
           <pre class="secret-value" id="secret-value">
             {revealed.value}
@@ -280,10 +360,43 @@ export function SecretPage({
             {loadedVersion()}
             <Field name="value" label="New value" multiline required value={draft?.value} />
             <Field name="note" label="Note (optional)" multiline value={draft?.note} />
+            <Field
+              name="expiresAt"
+              label={
+                secret.expired ? "Expires at (a new expiry is required)" : "Expires at (optional)"
+              }
+              type="datetime-local"
+              hint={EXPIRY_HINT}
+              value={draft?.expiresAt}
+              error={errors.expiresAt}
+              required={secret.expired}
+            />
             <button type="submit">
               {draft !== undefined ? "Save anyway as a new version" : "Save new version"}
             </button>
           </PostForm>
+          {canSetExpiry ? (
+            <>
+              <h2>Expiry</h2>
+              <PostForm action={`${base}/expiry`} csrfToken={context.csrfToken}>
+                <Field
+                  name="newExpiry"
+                  label="New expiry"
+                  type="datetime-local"
+                  hint="UTC, in the future. Keeps the current value and version."
+                  error={errors.newExpiry}
+                  required
+                />
+                <button type="submit">Set expiry</button>
+              </PostForm>
+              {secret.expiresAt !== null ? (
+                <PostForm action={`${base}/expiry`} csrfToken={context.csrfToken}>
+                  <input type="hidden" name="never" value="1" />
+                  <button type="submit">Remove the expiry</button>
+                </PostForm>
+              ) : null}
+            </>
+          ) : null}
           <h2>Delete</h2>
           <PostForm
             action={`${base}/delete`}

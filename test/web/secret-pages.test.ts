@@ -261,3 +261,160 @@ describe("secret pages: restore", () => {
     assert.deepEqual(await current("SAFE"), { version: 2, value: "s2" });
   });
 });
+
+describe("secret pages: expiring secrets", () => {
+  const MINUTE = 60_000;
+  /** A `datetime-local` value (UTC) `ms` from the app's now. */
+  const localFromNow = (ms: number): string =>
+    new Date(t.clock.now().getTime() + ms).toISOString().slice(0, 16);
+
+  it("takes an expiry (UTC) when adding a secret and shows it in the list", async () => {
+    const at = localFromNow(3 * 86_400_000);
+    const response = await post(alice, "/vaults/ui-locks/secrets", {
+      name: "DATED",
+      value: "dated",
+      expiresAt: at,
+      ifVersion: "0",
+    });
+    assert.equal(response.statusCode, 303, response.body);
+    const stored = await t.database.db
+      .selectFrom("secrets")
+      .select("expires_at")
+      .where("name", "=", "DATED")
+      .executeTakeFirst();
+    assert.equal(stored?.expires_at, `${at}:00.000Z`);
+    const list = (await page(vera, "/vaults/ui-locks")).body;
+    assert.match(list, /<th scope="col">Expires<\/th>/);
+    assert.ok(list.includes(`${at.replace("T", " ")} UTC`));
+  });
+
+  it("refuses an expiry in the past on the form, keeping what was typed", async () => {
+    const response = await post(alice, "/vaults/ui-locks/secrets", {
+      name: "PAST_DATED",
+      value: "typed-value",
+      expiresAt: localFromNow(-60 * MINUTE),
+      ifVersion: "0",
+    });
+    assert.equal(response.statusCode, 400);
+    assert.match(response.body, /Expiry must be in the future\./);
+    assert.match(response.body, /value="PAST_DATED"/);
+    assert.equal(
+      await t.database.db
+        .selectFrom("secrets")
+        .select("id")
+        .where("name", "=", "PAST_DATED")
+        .executeTakeFirst(),
+      undefined,
+    );
+  });
+
+  it("marks an expired secret, offers no reveal, and the reveal form answers 410", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", {
+      name: "LAPSED",
+      value: "lapsed-value",
+      expiresAt: localFromNow(2 * MINUTE),
+    });
+    t.clock.advance(2 * MINUTE + 1_000);
+    const list = (await page(vera, "/vaults/ui-locks")).body;
+    assert.match(list, /class="expired">expired <time/);
+    const viewerPage = (await page(vera, "/vaults/ui-locks/secrets/LAPSED")).body;
+    assert.match(
+      viewerPage,
+      /its value can no longer be revealed\. A vault owner can extend or delete it\./,
+    );
+    assert.ok(!viewerPage.includes("/reveal"), "no Reveal button");
+    const revealed = await post(vera, "/vaults/ui-locks/secrets/LAPSED/reveal", {});
+    assert.equal(revealed.statusCode, 410);
+    assert.ok(!revealed.body.includes("lapsed-value"));
+    const ownerPage = (await page(alice, "/vaults/ui-locks/secrets/LAPSED")).body;
+    assert.match(ownerPage, /Extend the expiry below, or delete it\./);
+    assert.ok(ownerPage.includes('action="/vaults/ui-locks/secrets/LAPSED/expiry"'));
+    assert.ok(
+      !(await page(bob, "/vaults/ui-locks/secrets/LAPSED")).body.includes("/expiry"),
+      "editors get no expiry form",
+    );
+  });
+
+  it("filters the list to what expires within N days, expired included", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", {
+      name: "NEXT_YEAR",
+      value: "later",
+      expiresAt: localFromNow(365 * 86_400_000),
+    });
+    const names = (html: string): string[] =>
+      [...html.matchAll(/<a href="\/vaults\/ui-locks\/secrets\/([A-Za-z_.-]+)">/g)].map(
+        (m) => m[1] as string,
+      );
+    const soon = names((await page(vera, "/vaults/ui-locks?expiring=7")).body);
+    assert.ok(soon.includes("DATED") && soon.includes("LAPSED"), soon.join());
+    assert.ok(!soon.includes("NEXT_YEAR") && !soon.includes("RACE"), soon.join());
+    assert.match(
+      (await page(vera, "/vaults/ui-locks?expiring=7")).body,
+      /name="expiring"[^>]*value="7"/,
+    );
+    const all = names((await page(vera, "/vaults/ui-locks?expiring=x")).body);
+    assert.ok(all.includes("NEXT_YEAR") && all.includes("RACE"), "a bad filter is no filter");
+  });
+
+  it("a new value for an expired secret needs a new expiry", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", {
+      name: "ROTATE_UI",
+      value: "old",
+      expiresAt: localFromNow(MINUTE),
+    });
+    t.clock.advance(MINUTE + 1_000);
+    const refused = await post(bob, "/vaults/ui-locks/secrets", {
+      name: "ROTATE_UI",
+      value: "new-value-typed",
+      ifVersion: "1",
+    });
+    assert.equal(refused.statusCode, 409);
+    assert.match(refused.body, /expired at .*new expiresAt/);
+    assert.match(refused.body, /new-value-typed<\/textarea>/);
+    const ok = await post(bob, "/vaults/ui-locks/secrets", {
+      name: "ROTATE_UI",
+      value: "new-value",
+      ifVersion: "1",
+      expiresAt: localFromNow(86_400_000),
+    });
+    assert.equal(ok.statusCode, 303, ok.body);
+  });
+
+  it("owners extend or remove the expiry; editors cannot; a past time is refused", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", {
+      name: "EXTEND_UI",
+      value: "keep-me",
+      expiresAt: localFromNow(MINUTE),
+    });
+    t.clock.advance(MINUTE + 1_000);
+    assert.equal(
+      (
+        await post(bob, "/vaults/ui-locks/secrets/EXTEND_UI/expiry", {
+          newExpiry: localFromNow(86_400_000),
+        })
+      ).statusCode,
+      403,
+    );
+    const past = await post(alice, "/vaults/ui-locks/secrets/EXTEND_UI/expiry", {
+      newExpiry: localFromNow(-MINUTE),
+    });
+    assert.equal(past.statusCode, 400);
+    assert.match(past.body, /The new expiry must be in the future\./);
+    const empty = await post(alice, "/vaults/ui-locks/secrets/EXTEND_UI/expiry", { newExpiry: "" });
+    assert.equal(empty.statusCode, 400);
+    const later = localFromNow(86_400_000);
+    const extended = await post(alice, "/vaults/ui-locks/secrets/EXTEND_UI/expiry", {
+      newExpiry: later,
+    });
+    assert.equal(extended.statusCode, 303, extended.body);
+    assert.deepEqual(await current("EXTEND_UI"), { version: 1, value: "keep-me" });
+    const never = await post(alice, "/vaults/ui-locks/secrets/EXTEND_UI/expiry", { never: "1" });
+    assert.equal(never.statusCode, 303);
+    const row = await t.database.db
+      .selectFrom("secrets")
+      .select("expires_at")
+      .where("name", "=", "EXTEND_UI")
+      .executeTakeFirst();
+    assert.equal(row?.expires_at, null);
+  });
+});
