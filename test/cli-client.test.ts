@@ -277,6 +277,56 @@ describe("strongroom client commands against a real server", () => {
     assert.equal(await expiresAt(), null);
   });
 
+  it("get --field prints one field of a credential or card; without it, the object as JSON", async () => {
+    const put = async (name: string, body: unknown) => {
+      const response = await fetch(`${server.url}/api/v1/vaults/app/secrets/${name}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${writeToken}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 201, await response.text());
+    };
+    const login = { username: "deploy", password: "it's $secret", url: "https://db.example.com" };
+    await put("LOGIN", { type: "credential", value: login });
+    await put("CARD", {
+      type: "card",
+      value: { holder: "Ada", number: "4242424242424242", expMonth: 1, expYear: 2099 },
+    });
+    const password = await cli(["get", "app/LOGIN", "--field", "password"]);
+    assert.equal(password.code, 0, password.stderr);
+    assert.equal(password.stdout, "it's $secret");
+    assert.equal((await cli(["get", "app/CARD", "--field", "number"])).stdout, "4242424242424242");
+    assert.equal((await cli(["get", "app/CARD", "--field", "expYear"])).stdout, "2099");
+    assert.deepEqual(JSON.parse((await cli(["get", "app/LOGIN"])).stdout), login);
+
+    const missing = await cli(["get", "app/LOGIN", "--field", "pin"]);
+    assert.equal(missing.code, CLIENT_EXIT.usage);
+    assertOneLine(
+      missing.stderr,
+      /app\/LOGIN \(credential\) has no field "pin"; it has: username, password, url/,
+    );
+    const plain = await cli(["get", "app/DB_PASSWORD", "--field", "password"]);
+    assert.equal(plain.code, CLIENT_EXIT.usage);
+    assertOneLine(plain.stderr, /generic secret with one value and no fields/);
+    const proto = await cli(["get", "app/LOGIN", "--field", "__proto__"]);
+    assert.equal(proto.code, CLIENT_EXIT.usage);
+
+    const exported = JSON.parse((await cli(["export", "app", "--format", "json"])).stdout);
+    assert.deepEqual(JSON.parse(exported.LOGIN), login, "structured values export as JSON text");
+    for (const name of ["LOGIN", "CARD"]) {
+      const secret = await server.server.database.db
+        .selectFrom("secrets")
+        .select("id")
+        .where("name", "=", name)
+        .executeTakeFirstOrThrow();
+      await server.server.database.db
+        .deleteFrom("secret_versions")
+        .where("secret_id", "=", secret.id)
+        .execute();
+      await server.server.database.db.deleteFrom("secrets").where("id", "=", secret.id).execute();
+    }
+  });
+
   it("list prints one name per line", async () => {
     const result = await cli(["list", "app"], { token: readToken });
     assert.equal(result.code, 0, result.stderr);

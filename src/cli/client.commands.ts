@@ -64,15 +64,25 @@ export function registerClientCommands(program: Command): void {
   withConnectionOptions(
     program
       .command("get")
-      .description("print a secret's value to stdout (exactly the value, nothing else)")
-      .argument("<vault/name>", "the vault's slug and the secret's name, e.g. ci/DEPLOY_KEY"),
-  ).action((path: string, options: ConnectionOptions) =>
+      .description(
+        "print a secret's value to stdout (exactly the value, nothing else; a credential or card as JSON)",
+      )
+      .argument("<vault/name>", "the vault's slug and the secret's name, e.g. ci/DEPLOY_KEY")
+      .option(
+        "--field <field>",
+        "print one field of a credential or card, e.g. password, username, number",
+      ),
+  ).action((path: string, options: ConnectionOptions & { field?: string }) =>
     runAction("get", async () => {
       const { vault, name } = secretPathOrExit(path);
       const secret = await connect(options).getSecret(vault, name);
+      const text =
+        options.field === undefined
+          ? valueText(secret.value)
+          : fieldOf(`${vault}/${name}`, secret, options.field);
       // Exactly the value; a newline only for a person reading it on a terminal.
-      const newline = process.stdout.isTTY && !secret.value.endsWith("\n") ? "\n" : "";
-      process.stdout.write(secret.value + newline);
+      const newline = process.stdout.isTTY && !text.endsWith("\n") ? "\n" : "";
+      process.stdout.write(text + newline);
     }),
   );
 
@@ -215,6 +225,31 @@ export function registerClientCommands(program: Command): void {
 /** The API's limit for `?expiringWithinDays`. */
 const EXPIRING_DAYS_MAX = 3650;
 
+/** A value as text: a string as it is, a credential's or card's object as JSON. */
+export function valueText(value: string | Record<string, unknown>): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** `get --field`: one field of a structured value; a usage error (2) naming the fields there are. */
+function fieldOf(
+  path: string,
+  secret: { type: string; value: string | Record<string, unknown> },
+  field: string,
+): string {
+  if (typeof secret.value === "string")
+    throw new ClientError(
+      `${path} is a ${secret.type} secret with one value and no fields: leave out --field`,
+      CLIENT_EXIT.usage,
+    );
+  const found = Object.hasOwn(secret.value, field) ? secret.value[field] : undefined;
+  if (typeof found !== "string" && typeof found !== "number")
+    throw new ClientError(
+      `${path} (${secret.type}) has no field "${field}"; it has: ${Object.keys(secret.value).join(", ")}`,
+      CLIENT_EXIT.usage,
+    );
+  return String(found);
+}
+
 /** `expired`, or how long until: `in 3 days`, `in 5 hours`, `in 12 minutes`. */
 export function describeExpiry(expiresAt: string, nowMs: number): string {
   const left = Date.parse(expiresAt) - nowMs;
@@ -347,7 +382,7 @@ async function fetchValues(
   const worker = async (): Promise<void> => {
     while (next < names.length) {
       const index = next++;
-      values[index] = (await client.getSecret(vault, names[index] as string)).value;
+      values[index] = valueText((await client.getSecret(vault, names[index] as string)).value);
     }
   };
   await Promise.all(Array.from({ length: Math.min(FETCH_CONCURRENCY, names.length) }, worker));

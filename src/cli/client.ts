@@ -155,7 +155,10 @@ export function parseSecretPath(path: string): { vault: string; name: string } |
 /** A secret as `GET …/secrets/{name}` returns it (the fields the CLI uses). */
 export interface RevealedSecret {
   name: string;
-  value: string;
+  /** `generic`, `password`, … (SPEC §3); `generic` from servers that predate types. */
+  type: string;
+  /** A string, or an object for `credential` and `card` secrets. */
+  value: string | Record<string, unknown>;
   note: string | null;
   version: number;
 }
@@ -234,11 +237,13 @@ export function createClient(config: ClientConfig): StrongroomClient {
   return {
     async getSecret(vault, name) {
       const body = (await request(secretsUrl(vault, name))).body as Partial<RevealedSecret>;
-      if (typeof body.value !== "string")
+      const value = body.value;
+      if (typeof value !== "string" && (typeof value !== "object" || value === null))
         throw new ClientError("the server's answer has no value", CLIENT_EXIT.failure);
       return {
         name: typeof body.name === "string" ? body.name : name,
-        value: body.value,
+        type: typeof body.type === "string" ? body.type : "generic",
+        value,
         note: typeof body.note === "string" ? body.note : null,
         version: typeof body.version === "number" ? body.version : 0,
       };

@@ -75,19 +75,24 @@ export async function insertSecret(db: Kysely<Database>, row: SecretRow): Promis
   await db.insertInto("secrets").values(row).execute();
 }
 
-/** Moves a secret to `version`; `expiresAt` undefined leaves its expiry as it is. */
+/**
+ * Moves a secret to `version`, of type `type`; `expiresAt` undefined leaves its expiry as
+ * it is.
+ */
 export async function setCurrentVersion(
   db: Kysely<Database>,
   secretId: string,
   version: number,
   now: string,
-  expiresAt?: string | null,
+  expiresAt: string | null | undefined,
+  type: string,
 ): Promise<void> {
   await db
     .updateTable("secrets")
     .set({
       current_version: version,
       updated_at: now,
+      type,
       ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
     })
     .where("id", "=", secretId)

@@ -137,7 +137,12 @@ export async function secretRoutes(
       countAuditEvent("secret.reveal");
       reply.header("cache-control", "no-store");
       reply.header("etag", `"${revealed.version}"`);
-      return { ...presentMetadata(revealed.secret), value: revealed.value, note: revealed.note };
+      return {
+        ...presentMetadata(revealed.secret),
+        type: revealed.type,
+        value: revealed.value,
+        note: revealed.note,
+      };
     },
   );
 
@@ -212,6 +217,7 @@ export async function secretRoutes(
       reply.header("cache-control", "no-store");
       return {
         ...presentMetadata(revealed.secret),
+        type: revealed.type,
         version: revealed.version,
         createdAt: revealed.createdAt,
         value: revealed.value,

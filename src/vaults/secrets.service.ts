@@ -13,6 +13,8 @@ import { grantVaultAccess } from "./access.js";
 import type { VersionPrecondition } from "./preconditions.js";
 import { checkPrecondition } from "./preconditions.js";
 import { openSecretVersion, sealSecretVersion } from "./secret-crypto.js";
+import type { SecretType, SecretValue } from "./secret-types.js";
+import { decodeSecretValue, encodeSecretValue, validateSecretValue } from "./secret-types.js";
 import type { SecretRow, SecretVersionRow } from "./secrets.repository.js";
 import {
   deleteSecretRow,
@@ -138,7 +140,10 @@ export async function putSecret(
 /** What one write stores: a new version of `name`. */
 export interface SecretWrite {
   name: string;
-  value: string;
+  /** A string, or an object for `credential` and `card`; checked against the type. */
+  value: string | Record<string, unknown>;
+  /** The secret's type; absent, it keeps its type (`generic` for a new secret). */
+  type?: SecretType | undefined;
   note?: string | undefined;
   /** What the secret must look like before the write (If-Match); 412 and nothing written otherwise. */
   precondition?: VersionPrecondition | null | undefined;
@@ -148,6 +153,8 @@ export interface SecretWrite {
    * value never lands already expired: rotating an expired secret takes a new expiry.
    */
   expiresAt?: string | null | undefined;
+  /** A restore: the exact plaintext of an older version, already validated when written. */
+  restored?: { type: SecretType; plaintext: Buffer } | undefined;
 }
 
 /** Who writes a version: recorded in `created_by` and as the audit event's actor. */
@@ -204,14 +211,24 @@ async function writeVersion(
     created_at: now,
     updated_at: now,
   };
+  const type: SecretType =
+    input.restored?.type ?? input.type ?? (existing?.type as SecretType | undefined) ?? "generic";
+  const plaintext =
+    input.restored?.plaintext ??
+    encodeSecretValue(type, validateSecretValue(type, input.value, writer.now));
   if (existing === null) await insertSecret(trx, secret);
   const version = secret.current_version + 1;
-  const sealed = sealSecretVersion(
-    keyring,
-    { vaultId: vault.id, secretId: secret.id, version },
-    Buffer.from(input.value, "utf8"),
-    input.note === undefined ? null : Buffer.from(input.note, "utf8"),
-  );
+  let sealed: ReturnType<typeof sealSecretVersion>;
+  try {
+    sealed = sealSecretVersion(
+      keyring,
+      { vaultId: vault.id, secretId: secret.id, version },
+      plaintext,
+      input.note === undefined ? null : Buffer.from(input.note, "utf8"),
+    );
+  } finally {
+    if (input.restored === undefined) plaintext.fill(0);
+  }
   await insertVersion(trx, {
     id: randomId(),
     secret_id: secret.id,
@@ -220,7 +237,7 @@ async function writeVersion(
     created_by: writer.username,
     created_at: now,
   });
-  await setCurrentVersion(trx, secret.id, version, now, input.expiresAt);
+  await setCurrentVersion(trx, secret.id, version, now, input.expiresAt, type);
   const trimmed =
     version > SECRET_VERSIONS_KEPT
       ? await deleteVersionsUpTo(trx, secret.id, version - SECRET_VERSIONS_KEPT)
@@ -233,6 +250,7 @@ async function writeVersion(
   return {
     secret: {
       ...secret,
+      type,
       current_version: version,
       updated_at: now,
       expires_at: input.expiresAt === undefined ? secret.expires_at : input.expiresAt,
@@ -312,7 +330,11 @@ export async function importSecrets(
       const result = await withTransactionRetry(db, async (trx) => {
         const counts = { created: 0, updated: 0, trimmed: 0 };
         for (const [index, entry] of entries.entries()) {
-          const written = await writeVersion(trx, keyring, writer, vault, entry);
+          // Imported values are plain strings: the secret becomes (or stays) generic.
+          const written = await writeVersion(trx, keyring, writer, vault, {
+            ...entry,
+            type: "generic",
+          });
           counts[written.created ? "created" : "updated"] += 1;
           counts.trimmed += written.trimmed;
           options.onProgress?.(index + 1, entries.length);
@@ -356,7 +378,9 @@ export async function findSecretOrThrow(
 export interface RevealedSecret {
   secret: SecretRow;
   version: number;
-  value: string;
+  /** The version's own type (a secret's type can change between versions). */
+  type: SecretType;
+  value: SecretValue;
   note: string | null;
   createdAt: string;
 }
@@ -465,10 +489,12 @@ async function openAndRecord(
       `${access.vault.slug}/${name}`,
       { version },
     );
+    const decoded = decodeSecretValue(opened.value);
     return {
       secret,
       version,
-      value: opened.value.toString("utf8"),
+      type: decoded.type,
+      value: decoded.value,
       note: opened.note?.toString("utf8") ?? null,
       createdAt: row.created_at,
     };
@@ -575,8 +601,9 @@ export async function restoreVersion(
         access.vault,
         {
           name,
-          value: opened.value.toString("utf8"),
+          value: "",
           note: opened.note?.toString("utf8"),
+          restored: { type: decodeSecretValue(opened.value).type, plaintext: opened.value },
         },
         { action: "secret.restore", details: { from: n } },
       );

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { secretTypeSchema, secretValueSchema } from "./secret-types.js";
 
 /** Vault slugs (SPEC §3). */
 export const VAULT_SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -60,12 +61,21 @@ export const expiresAtSchema = z.iso
   .transform((text) => new Date(text).toISOString())
   .nullable();
 export const putSecretBody = z.strictObject({
-  value: z
-    .string()
-    .refine((v) => utf8Bytes(v) >= 1, { error: "must not be empty" })
-    .refine((v) => utf8Bytes(v) <= SECRET_VALUE_MAX_BYTES, {
-      error: `must be at most ${SECRET_VALUE_MAX_BYTES} bytes`,
-    }),
+  /** Absent: the secret keeps its type (`generic` for a new one). */
+  type: secretTypeSchema.optional(),
+  /**
+   * A string, or for `credential` and `card` an object; checked against the type's rules by
+   * the service (validateSecretValue), which knows the type an absent `type` stands for.
+   */
+  value: z.union([
+    z
+      .string()
+      .refine((v) => utf8Bytes(v) >= 1, { error: "must not be empty" })
+      .refine((v) => utf8Bytes(v) <= SECRET_VALUE_MAX_BYTES, {
+        error: `must be at most ${SECRET_VALUE_MAX_BYTES} bytes`,
+      }),
+    z.record(z.string(), z.unknown()),
+  ]),
   note: z
     .string()
     .refine((v) => utf8Bytes(v) <= SECRET_NOTE_MAX_BYTES, {
@@ -113,7 +123,7 @@ export const secretMetadataResponse = z.object({
   updatedAt: z.string(),
 });
 export const secretValueResponse = secretMetadataResponse.extend({
-  value: z.string(),
+  value: secretValueSchema,
   note: z.string().nullable(),
 });
 export const versionResponse = z.object({

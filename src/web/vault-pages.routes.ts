@@ -9,6 +9,8 @@ import type { VaultAccess } from "../vaults/access.js";
 import { authorizeVault } from "../vaults/access.js";
 import type { VersionPrecondition } from "../vaults/preconditions.js";
 import { PreconditionFailedError } from "../vaults/preconditions.js";
+import type { SecretType } from "../vaults/secret-types.js";
+import { SECRET_TYPES } from "../vaults/secret-types.js";
 import {
   deleteSecret,
   findSecretOrThrow,
@@ -34,7 +36,7 @@ import type { Acting } from "../vaults/vaults.service.js";
 import { createVault, listVaults, putMember, removeMember } from "../vaults/vaults.service.js";
 import { fieldErrors } from "./components.js";
 import { pageContext, sendPage } from "./pages.routes.js";
-import type { VaultSummary } from "./vault.pages.js";
+import type { RevealedValue, VaultSummary } from "./vault.pages.js";
 import { SecretPage, VaultPage, VaultsPage } from "./vault.pages.js";
 import { setFlash } from "./web-context.js";
 
@@ -79,6 +81,53 @@ function utcFromForm(text: string): string {
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(trimmed)) return `${trimmed}:00Z`;
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(trimmed)) return `${trimmed}Z`;
   return trimmed;
+}
+
+/** Form fields of typed values that may be shown again after a refusal (no secrets). */
+const KEPT_TYPED_FIELDS = [
+  "cred_username",
+  "cred_url",
+  "card_holder",
+  "card_expMonth",
+  "card_expYear",
+];
+
+/** The value a write form describes: the string, or the credential's or card's fields. */
+function typedValueFromForm(
+  type: SecretType | undefined,
+  values: Record<string, string>,
+): string | Record<string, unknown> {
+  const optional = (key: string, field: string) => (values[field] ? { [key]: values[field] } : {});
+  if (type === "credential")
+    return {
+      username: values.cred_username ?? "",
+      password: values.cred_password ?? "",
+      ...optional("url", "cred_url"),
+    };
+  if (type === "card")
+    return {
+      holder: values.card_holder ?? "",
+      number: values.card_number ?? "",
+      expMonth: Number(values.card_expMonth || Number.NaN),
+      expYear: Number(values.card_expYear || Number.NaN),
+      ...optional("cvc", "card_cvc"),
+    };
+  return values.value ?? "";
+}
+
+/** A write's field errors, keyed by the form field they belong to. */
+function formErrors(
+  type: SecretType | undefined,
+  errors: ReadonlyArray<{ path: string; message: string }>,
+): Record<string, string> {
+  const prefix = type === "credential" ? "cred_" : type === "card" ? "card_" : "";
+  const keyed: Record<string, string> = {};
+  for (const { path, message } of errors) {
+    if (path === "body.expiresAt") keyed.expiresAt ??= `Expiry ${message}.`;
+    else if (path.startsWith("body.value.")) keyed[prefix + path.slice(11)] ??= message;
+    else keyed[path.replace(/^body\./, "")] ??= message;
+  }
+  return keyed;
 }
 
 /** A form's `ifVersion`: 0 means "create only", N "only if still at version N". */
@@ -247,27 +296,30 @@ export async function vaultPages(
     const values = form(request);
     const ifVersion = versionField(values.ifVersion);
     const name = secretNameSchema.safeParse(values.name);
+    const type = (SECRET_TYPES as readonly string[]).includes(values.type ?? "")
+      ? (values.type as SecretType)
+      : undefined;
     const body = putSecretBody.safeParse({
-      value: values.value,
+      ...(type !== undefined ? { type } : {}),
+      value: typedValueFromForm(type, values),
       ...(values.note ? { note: values.note } : {}),
       ...(values.expiresAt ? { expiresAt: utcFromForm(values.expiresAt) } : {}),
     });
+    // What is typed comes back after a refusal, except passwords, card numbers and CVCs.
+    const kept = Object.fromEntries(
+      ["value", "note", "expiresAt", "type", ...KEPT_TYPED_FIELDS].map((key) => [
+        key,
+        values[key] ?? "",
+      ]),
+    );
     // Errors go back to the form they came from: a secret's page sends its version.
     const refuse = (status: number, errors: Record<string, string>) =>
       ifVersion !== null && ifVersion > 0 && name.success
-        ? renderSecret(request, reply, actor, access, name.data, {
-            status,
-            errors,
-            draft: {
-              value: values.value ?? "",
-              note: values.note ?? "",
-              expiresAt: values.expiresAt ?? "",
-            },
-          })
+        ? renderSecret(request, reply, actor, access, name.data, { status, errors, draft: kept })
         : renderVault(request, reply, actor, access, status, errors, {
+            ...kept,
             name: values.name ?? "",
-            note: values.note ?? "",
-            expiresAt: values.expiresAt ?? "",
+            value: "",
           });
     if (!name.success || !body.success) {
       return refuse(400, {
@@ -283,9 +335,10 @@ export async function vaultPages(
         precondition: ifVersion === null ? null : preconditionOfForm(ifVersion),
       });
     } catch (error) {
-      // A past expiry (400), or a new value for an expired secret without a new expiry (409).
-      if (error instanceof AppError && error.errors?.[0]?.path === "body.expiresAt")
-        return refuse(400, { expiresAt: `Expiry ${error.errors[0].message}.` });
+      // A past expiry or a value that breaks its type's rules (400), or a new value for an
+      // expired secret without a new expiry (409).
+      if (error instanceof AppError && error.code === "validation-failed")
+        return refuse(400, formErrors(type, error.errors ?? []));
       if (error instanceof AppError && error.code === "conflict")
         return refuse(409, { expiresAt: error.detail ?? error.title });
       if (!(error instanceof PreconditionFailedError) || ifVersion === null) throw error;
@@ -308,11 +361,7 @@ export async function vaultPages(
       return renderSecret(request, reply, actor, access, name.data, {
         status: 409,
         conflict: `Not saved: ${secret409(ifVersion, error.currentVersion)} Check it (reveal it if you need to), then save yours again if it should replace it.`,
-        draft: {
-          value: body.data.value,
-          note: body.data.note ?? "",
-          expiresAt: values.expiresAt ?? "",
-        },
+        draft: kept,
       });
     }
     const { secret, created } = written;
@@ -384,10 +433,10 @@ export async function vaultPages(
     access: VaultAccess,
     name: string,
     extra: {
-      revealed?: { value: string; note: string | null; version: number };
+      revealed?: RevealedValue;
       status?: number;
       conflict?: string;
-      draft?: { value: string; note: string; expiresAt?: string };
+      draft?: Record<string, string>;
       errors?: Record<string, string>;
     } = {},
   ) => {
@@ -407,6 +456,7 @@ export async function vaultPages(
           name: secret.name,
           version: secret.current_version,
           updatedAt: secret.updated_at,
+          type: secret.type,
           expiresAt: secret.expires_at,
           expired: isExpired(secret.expires_at, ctx.now()),
         },
@@ -445,7 +495,12 @@ export async function vaultPages(
     // Outside a transaction, revealSecret's audit event is committed once it returns.
     ctx.countAuditEvent("secret.reveal");
     return renderSecret(request, reply, actor, access, name, {
-      revealed: { value: revealed.value, note: revealed.note, version: revealed.version },
+      revealed: {
+        type: revealed.type,
+        value: revealed.value,
+        note: revealed.note,
+        version: revealed.version,
+      },
     });
   });
 

@@ -1,4 +1,6 @@
 import type { VNode } from "preact";
+import type { SecretType, SecretValue } from "../vaults/secret-types.js";
+import { maskCardNumber } from "../vaults/secret-types.js";
 import { Field, PostForm, Time } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
@@ -201,7 +203,12 @@ export function VaultPage({
               error={errors.name}
               required
             />
-            <Field name="value" label="Value" multiline error={errors.value} required />
+            <TypedValueFields
+              type={values.type ?? "generic"}
+              draft={values}
+              errors={errors}
+              valueLabel="Value"
+            />
             <Field
               name="note"
               label="Note (optional)"
@@ -259,19 +266,215 @@ export function VaultPage({
   );
 }
 
+/** A revealed version, as the secret page shows it once. */
+export interface RevealedValue {
+  type: SecretType;
+  value: SecretValue;
+  note: string | null;
+  version: number;
+}
+
+/** Human names of the secret types. */
+const TYPE_LABELS: Record<string, string> = {
+  generic: "Generic",
+  password: "Password",
+  api_key: "API key",
+  note: "Secure note",
+  credential: "Credential",
+  card: "Payment card",
+};
+
+/**
+ * The value part of a write form: a type and, by type, the one value (string types) or the
+ * credential's or card's fields. All are shown (the pages work without JavaScript); the
+ * server reads only those of the chosen type. Field names are prefixed so that they never
+ * collide with other forms' ids on the same page.
+ */
+function TypedValueFields({
+  type,
+  draft = {},
+  errors = {},
+  valueLabel,
+  typeFixed,
+}: {
+  type: string;
+  draft?: Record<string, string>;
+  errors?: Record<string, string>;
+  valueLabel: string;
+  /** True: a new version keeps the type unless changed on purpose. */
+  typeFixed?: boolean;
+}): VNode {
+  return (
+    <>
+      <div class="field">
+        <label for="field-type">Type</label>
+        <select id="field-type" name="type">
+          {Object.entries(TYPE_LABELS).map(([value, label]) => (
+            <option key={value} value={value} selected={value === type}>
+              {label}
+              {typeFixed === true && value === type ? " (current)" : ""}
+            </option>
+          ))}
+        </select>
+        {errors.type !== undefined ? (
+          <p class="field-error" aria-live="polite">
+            {errors.type}
+          </p>
+        ) : null}
+      </div>
+      <Field
+        name="value"
+        label={valueLabel}
+        hint="For a generic value, password, API key or note."
+        multiline
+        value={draft.value}
+        error={errors.value}
+      />
+      <fieldset>
+        <legend>Credential</legend>
+        <Field
+          name="cred_username"
+          label="Username"
+          value={draft.cred_username}
+          error={errors.cred_username}
+        />
+        <Field
+          name="cred_password"
+          label="Password"
+          type="password"
+          autocomplete="new-password"
+          error={errors.cred_password}
+        />
+        <Field
+          name="cred_url"
+          label="URL (optional)"
+          value={draft.cred_url}
+          error={errors.cred_url}
+        />
+      </fieldset>
+      <fieldset>
+        <legend>Payment card</legend>
+        <Field
+          name="card_holder"
+          label="Card holder"
+          value={draft.card_holder}
+          error={errors.card_holder}
+        />
+        <Field name="card_number" label="Card number" error={errors.card_number} />
+        <Field
+          name="card_expMonth"
+          label="Expiry month (1–12)"
+          value={draft.card_expMonth}
+          error={errors.card_expMonth}
+        />
+        <Field
+          name="card_expYear"
+          label="Expiry year (e.g. 2030)"
+          value={draft.card_expYear}
+          error={errors.card_expYear}
+        />
+        <Field name="card_cvc" label="CVC (optional)" error={errors.card_cvc} />
+      </fieldset>
+    </>
+  );
+}
+
+/** One field of a revealed value, with a copy button; `masked` hides it behind a disclosure. */
+function RevealedField({
+  id,
+  label,
+  text,
+  masked,
+}: {
+  id: string;
+  label: string;
+  text: string;
+  /** What stands for the text until the user opens it, e.g. `•••• 4242`. */
+  masked?: string;
+}): VNode {
+  const value = (
+    <pre class="secret-value" id={id}>
+      {text}
+    </pre>
+  );
+  return (
+    <div class="field">
+      <p>
+        <strong>{label}</strong>
+      </p>
+      {masked === undefined ? (
+        value
+      ) : (
+        <details>
+          <summary>
+            {masked} <span class="muted">(show)</span>
+          </summary>
+          {value}
+        </details>
+      )}
+      <button type="button" data-copy={id}>
+        Copy<span class="visually-hidden"> {label}</span>
+      </button>
+    </div>
+  );
+}
+
+/** A revealed value in its type's shape: secrets inside it stay masked until opened. */
+function RevealedValueView({ revealed }: { revealed: RevealedValue }): VNode {
+  const { value } = revealed;
+  if (typeof value === "string")
+    return <RevealedField id="secret-value" label="Value" text={value} masked="••••••••" />;
+  if ("username" in value)
+    return (
+      <>
+        <RevealedField id="secret-username" label="Username" text={value.username} />
+        <RevealedField
+          id="secret-password"
+          label="Password"
+          text={value.password}
+          masked="••••••••"
+        />
+        {value.url !== undefined ? (
+          <RevealedField id="secret-url" label="URL" text={value.url} />
+        ) : null}
+      </>
+    );
+  return (
+    <>
+      <RevealedField id="secret-holder" label="Card holder" text={value.holder} />
+      <RevealedField
+        id="secret-number"
+        label="Card number"
+        text={value.number}
+        masked={maskCardNumber(value.number)}
+      />
+      <RevealedField
+        id="secret-expiry"
+        label="Expires"
+        text={`${String(value.expMonth).padStart(2, "0")}/${value.expYear}`}
+      />
+      {value.cvc !== undefined ? (
+        <RevealedField id="secret-cvc" label="CVC" text={value.cvc} masked="•••" />
+      ) : null}
+    </>
+  );
+}
+
 export interface SecretPageProps {
   context: PageContext;
   vault: string;
   secret: {
     name: string;
     version: number;
+    /** Shown before any reveal: what kind of value this is. */
+    type: string;
     updatedAt: string;
     expiresAt: string | null;
     expired: boolean;
   };
   versions: Array<{ version: number; createdAt: string; createdBy: string | null }>;
   /** Present only on the response to "Reveal": shown once, never cached. */
-  revealed?: { value: string; note: string | null; version: number };
+  revealed?: RevealedValue;
   canWrite: boolean;
   /**
    * Someone else changed the secret since this page was loaded: what to tell the user. The
@@ -279,7 +482,7 @@ export interface SecretPageProps {
    */
   conflict?: string;
   /** The value and note the user submitted, kept after a conflict so nothing typed is lost. */
-  draft?: { value: string; note: string; expiresAt?: string };
+  draft?: Record<string, string>;
   /** Owners may change the expiry (extend an expired secret) without a new version. */
   canSetExpiry: boolean;
   /** Field errors of the new-version and expiry forms. */
@@ -316,7 +519,8 @@ export function SecretPage({
         </p>
       ) : null}
       <p class="muted">
-        Version {secret.version}, updated <Time iso={secret.updatedAt} />
+        {TYPE_LABELS[secret.type] ?? secret.type}, version {secret.version}, updated{" "}
+        <Time iso={secret.updatedAt} />
         {secret.expiresAt !== null && !secret.expired ? (
           <>
             , expires <Time iso={secret.expiresAt} />
@@ -332,12 +536,20 @@ export function SecretPage({
         </p>
       ) : revealed !== undefined ? (
         <section aria-label="Secret value">
-          <pre class="secret-value" id="secret-value">
-            {revealed.value}
-          </pre>
-          <button type="button" data-copy="secret-value">
-            Copy
-          </button>
+          {typeof revealed.value === "string" &&
+          revealed.type !== "password" &&
+          revealed.type !== "api_key" ? (
+            <>
+              <pre class="secret-value" id="secret-value">
+                {revealed.value}
+              </pre>
+              <button type="button" data-copy="secret-value">
+                Copy
+              </button>
+            </>
+          ) : (
+            <RevealedValueView revealed={revealed} />
+          )}
           {revealed.note !== null ? <p class="secret-note">{revealed.note}</p> : null}
         </section>
       ) : (
@@ -358,7 +570,13 @@ export function SecretPage({
           >
             <input type="hidden" name="name" value={secret.name} />
             {loadedVersion()}
-            <Field name="value" label="New value" multiline required value={draft?.value} />
+            <TypedValueFields
+              type={draft?.type ?? secret.type}
+              draft={draft}
+              errors={errors}
+              valueLabel="New value"
+              typeFixed
+            />
             <Field name="note" label="Note (optional)" multiline value={draft?.note} />
             <Field
               name="expiresAt"

@@ -418,3 +418,67 @@ describe("secret pages: expiring secrets", () => {
     assert.equal(row?.expires_at, null);
   });
 });
+
+describe("secret pages: typed secrets", () => {
+  it("adds a card from the form; the page names the type, and a reveal masks the number until opened", async () => {
+    const response = await post(alice, "/vaults/ui-locks/secrets", {
+      name: "UI_CARD",
+      type: "card",
+      card_holder: "Ada Lovelace",
+      card_number: "4242 4242 4242 4242",
+      card_expMonth: "12",
+      card_expYear: "2099",
+      card_cvc: "321",
+      ifVersion: "0",
+    });
+    assert.equal(response.statusCode, 303, response.body);
+    const before = (await page(vera, "/vaults/ui-locks/secrets/UI_CARD")).body;
+    assert.match(before, /Payment card, version 1/);
+    assert.ok(!before.includes("4242"), "nothing of the number before a reveal");
+    const revealed = await post(vera, "/vaults/ui-locks/secrets/UI_CARD/reveal", {});
+    assert.equal(revealed.statusCode, 200, revealed.body);
+    assert.match(
+      revealed.body,
+      /<summary>•••• 4242 <span class="muted">\(show\)<\/span><\/summary>/,
+    );
+    assert.match(revealed.body, /<details><summary>••• /, "the CVC is masked too");
+    assert.match(revealed.body, /id="secret-number">4242424242424242<\/pre>/);
+    assert.match(revealed.body, /id="secret-expiry">12\/2099<\/pre>/);
+  });
+
+  it("refuses a card number that fails the Luhn check, naming the field and not echoing it", async () => {
+    const response = await post(alice, "/vaults/ui-locks/secrets", {
+      name: "UI_BAD_CARD",
+      type: "card",
+      card_holder: "Ada Lovelace",
+      card_number: "4242 4242 4242 4241",
+      card_expMonth: "12",
+      card_expYear: "2099",
+      ifVersion: "0",
+    });
+    assert.equal(response.statusCode, 400);
+    assert.match(response.body, /is not a valid card number \(Luhn check\)/);
+    assert.match(response.body, /value="Ada Lovelace"/);
+    assert.ok(!response.body.includes("4241"), "the number is not echoed");
+    assert.equal(await versionRows("UI_BAD_CARD"), 0);
+  });
+
+  it("stores a credential from the form and shows the password masked after a reveal", async () => {
+    const response = await post(alice, "/vaults/ui-locks/secrets", {
+      name: "UI_LOGIN",
+      type: "credential",
+      cred_username: "deploy",
+      cred_password: "pa55-word-ui",
+      cred_url: "https://db.example.com",
+    });
+    assert.equal(response.statusCode, 303, response.body);
+    const revealed = (await post(bob, "/vaults/ui-locks/secrets/UI_LOGIN/reveal", {})).body;
+    assert.match(revealed, /id="secret-username">deploy<\/pre>/);
+    assert.match(
+      revealed,
+      /<summary>•••••••• <span class="muted">\(show\)<\/span><\/summary><pre class="secret-value" id="secret-password">pa55-word-ui<\/pre>/,
+    );
+    // The new-version form keeps the type selected.
+    assert.match(revealed, /<option value="credential" selected[^>]*>Credential \(current\)/);
+  });
+});
