@@ -249,7 +249,7 @@ export function VaultPage({
             ))}
           </ul>
           <PostForm action={`${base}/members`} csrfToken={context.csrfToken}>
-            <Field name="username" label="Username" error={errors.username} required />
+            <Field name="username" label="Member's username" error={errors.username} required />
             <div class="field">
               <label for="field-role">Role</label>
               <select id="field-role" name="role">

@@ -118,7 +118,7 @@ describe("flows in Chromium", { skip: browserSuiteSkip() }, () => {
     assert.ok(await alice.page.getByText("is now at version 2").isVisible());
 
     await alice.page.goto(`${server.url}/vaults/e2e-vault`);
-    await alice.page.getByLabel("Username", { exact: true }).fill("victor_e2e");
+    await alice.page.getByLabel("Member's username").fill("victor_e2e");
     await alice.page.getByLabel("Role").selectOption("viewer");
     await alice.page.getByRole("button", { name: "Add or change member" }).click();
     assert.ok(await alice.page.getByText("victor_e2e is now viewer.").isVisible());
