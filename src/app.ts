@@ -7,6 +7,7 @@ import { authRoutes } from "./accounts/auth.routes.js";
 import type { AccountsContext } from "./accounts/context.js";
 import { createAccountLimits } from "./accounts/limits.js";
 import { meRoutes } from "./accounts/me.routes.js";
+import { passkeyRoutes } from "./accounts/passkeys.routes.js";
 import { sessionAuthenticator } from "./accounts/session-cookie.js";
 import { registerApiSessionGates } from "./accounts/session-gates.js";
 import { verifySessionCsrfToken } from "./accounts/sessions.service.js";
@@ -187,6 +188,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
       api.get("/openapi.json", { config: { public: true } }, async () => openApiDocument());
       await api.register(authRoutes, { db, ctx: accounts });
       await api.register(meRoutes, { db, ctx: accounts });
+      await api.register(passkeyRoutes, { db, ctx: accounts });
       await api.register(adminRoutes, { db, config, now });
       await api.register(auditRoutes, { db });
       await api.register(tokenRoutes, { db, now });

@@ -231,6 +231,19 @@ const ROWS: Row[] = [
   },
   {
     method: "POST",
+    route: "/api/v1/auth/passkey/options",
+    url: "/auth/passkey/options",
+    expect: { default: 200, expiredToken: 401, disabledUserToken: 401 },
+  },
+  {
+    method: "POST",
+    route: "/api/v1/auth/passkey/login",
+    url: "/auth/passkey/login",
+    body: () => ({}),
+    expect: { default: 400, expiredToken: 401, disabledUserToken: 401 },
+  },
+  {
+    method: "POST",
     route: "/api/v1/auth/password-reset",
     url: "/auth/password-reset",
     body: () => ({}),
@@ -309,6 +322,42 @@ const ROWS: Row[] = [
     url: "/me/mfa/totp",
     body: () => ({ password: GOOD_PASSWORD }),
     expect: { default: 401, ...onlySessions(204) },
+  },
+  // Passkeys: the signed-in user's own, through sessions only.
+  {
+    method: "GET",
+    route: "/api/v1/me/passkeys",
+    url: "/me/passkeys",
+    expect: { default: 401, ...onlySessions(200) },
+  },
+  {
+    method: "POST",
+    route: "/api/v1/me/passkeys/options",
+    url: "/me/passkeys/options",
+    expect: { default: 401, ...onlySessions(200) },
+  },
+  {
+    method: "POST",
+    route: "/api/v1/me/passkeys",
+    url: "/me/passkeys",
+    // Well formed, answering no challenge: sessions get passkey-rejected, the rest 401.
+    body: () => ({
+      challengeId: "00000000-0000-4000-8000-000000000000",
+      name: "matrix",
+      response: {
+        id: "AA",
+        rawId: "AA",
+        type: "public-key",
+        response: { clientDataJSON: "AA", attestationObject: "AA" },
+      },
+    }),
+    expect: { default: 401, ...onlySessions(400) },
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/me/passkeys/:id",
+    url: "/me/passkeys/no-such-passkey",
+    expect: { default: 401, ...onlySessions(404) },
   },
   // API tokens: minted by sessions only, never by a token or an auditor.
   {

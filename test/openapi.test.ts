@@ -99,6 +99,8 @@ describe("the OpenAPI document", () => {
       "GET /api/v1/shares/{id}",
       "POST /api/v1/auth/login",
       "POST /api/v1/auth/logout",
+      "POST /api/v1/auth/passkey/login",
+      "POST /api/v1/auth/passkey/options",
       "POST /api/v1/auth/password-reset",
       "POST /api/v1/auth/password-reset/confirm",
       "POST /api/v1/auth/register",

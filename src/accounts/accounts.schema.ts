@@ -42,10 +42,56 @@ export const registerBody = z.strictObject({
   password: passwordSchema,
 });
 export const confirmRegistrationBody = z.strictObject({ token: z.string().min(1).max(128) });
+/** base64url text as WebAuthn's JSON forms carry binary fields. */
+const base64url = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+$/, { error: "must be base64url" });
+
+/** `PublicKeyCredential.toJSON()` of an assertion (navigator.credentials.get). */
+export const passkeyAssertionResponse = z.object({
+  id: base64url(1366),
+  rawId: base64url(1366),
+  type: z.literal("public-key"),
+  response: z.object({
+    clientDataJSON: base64url(4096),
+    authenticatorData: base64url(4096),
+    signature: base64url(1024),
+    userHandle: base64url(128).optional(),
+  }),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+/** `PublicKeyCredential.toJSON()` of a new credential (navigator.credentials.create). */
+export const passkeyRegistrationResponse = z.object({
+  id: base64url(1366),
+  rawId: base64url(1366),
+  type: z.literal("public-key"),
+  response: z.object({
+    clientDataJSON: base64url(4096),
+    attestationObject: base64url(65_536),
+    transports: z.array(z.string().max(32)).max(8).optional(),
+  }),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(["platform", "cross-platform"]).optional(),
+});
+
+export const challengeIdSchema = z.uuid();
+
+/** A passkey assertion answering the challenge `challengeId`. */
+export const passkeyAssertionBody = z.strictObject({
+  challengeId: challengeIdSchema,
+  response: passkeyAssertionResponse,
+});
+
 export const loginBody = z.strictObject({
   username: z.string().min(1).max(EMAIL_MAX_LENGTH),
   password: passwordSchema,
   totp: z.string().max(64).optional(),
+  passkey: passkeyAssertionBody.optional(),
 });
 export const passwordResetBody = z.strictObject({ email: z.string().min(1).max(EMAIL_MAX_LENGTH) });
 export const passwordResetConfirmBody = z.strictObject({

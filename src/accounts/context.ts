@@ -52,6 +52,8 @@ export interface AccountLimits {
   passwordPerUser: Limiter;
   /** E-mail changes per user (each one can probe whether an address is taken). */
   emailChangePerUser: Limiter;
+  /** Failed passkey sign-ins per address. */
+  passkeyPerAddress: Limiter;
 }
 
 /** Where a request came from, for sessions, throttling and the audit log. */

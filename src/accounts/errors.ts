@@ -10,7 +10,8 @@ export function invalidCredentials(): AppError {
 /** The password was right and a second factor is needed (or the one given was wrong). */
 export function mfaRequired(): AppError {
   return new AppError("mfa-required", 401, "Two-factor code required", {
-    detail: "Send a current code from your authenticator app, or a recovery code, as `totp`.",
+    detail:
+      "Send a current code from your authenticator app, or a recovery code, as `totp` — or a passkey assertion as `passkey`.",
   });
 }
 

@@ -41,6 +41,12 @@ export function createAccountLimits(
       durationSeconds: HOUR,
       blockSeconds: HOUR,
     }),
+    passkeyPerAddress: store.limiter({
+      name: "passkey-address",
+      points: 30,
+      durationSeconds: 900,
+      blockSeconds: 900,
+    }),
     passwordPerUser: store.limiter({
       name: "password-user",
       points: 5,

@@ -3,10 +3,12 @@ import { burnVerification, hashPassword, verifyPassword } from "../crypto/passwo
 import type { Db } from "../db/schema.js";
 import { withTransactionRetry } from "../db/transaction-retry.js";
 import { addressKey } from "../lib/address.js";
+import { hasSecondFactor } from "../policy/mfa-requirement.js";
 import { emailKey } from "./accounts.schema.js";
 import type { AccountsContext, RequestOrigin } from "./context.js";
 import { invalidCredentials, mfaRequired, tooManyAttempts } from "./errors.js";
 import type { LoginKeys } from "./login-throttle.js";
+import { type PasskeyAssertion, verifyPasskeyAssertion } from "./passkeys.service.js";
 import { verifySecondFactor } from "./second-factor.service.js";
 import type { SessionRow } from "./sessions.repository.js";
 import { createSession } from "./sessions.service.js";
@@ -23,6 +25,8 @@ export interface LoginInput {
   username: string;
   password: string;
   totp?: string | undefined;
+  /** A passkey assertion as the second factor, instead of `totp`. */
+  passkey?: PasskeyAssertion | undefined;
 }
 
 /**
@@ -108,8 +112,19 @@ export async function login(
     throw invalidCredentials();
   }
 
-  let secondFactor: "totp" | "recovery" | null = null;
-  if (found.totp_enabled_at !== null) {
+  let secondFactor: "totp" | "recovery" | "passkey" | null = null;
+  if (input.passkey !== undefined && hasSecondFactor(found)) {
+    // A passkey of this very user, verified (with its PIN or biometric) for this sign-in.
+    const passkey = await verifyPasskeyAssertion(db, ctx, input.passkey, found.id);
+    if (passkey === null) {
+      await incrementFailedLogins(db, found.id);
+      await audit("login.mfa-failure", "failure", { factor: "passkey" });
+      throw mfaRequired();
+    }
+    secondFactor = "passkey";
+  } else if (hasSecondFactor(found)) {
+    // Passkeys only: a code cannot stand in for one.
+    if (found.totp_enabled_at === null) throw mfaRequired();
     if (input.totp === undefined || input.totp === "") throw mfaRequired();
     const allowed = await ctx.limits.totpPerUser.consume(found.id);
     if (!allowed.allowed) {

@@ -334,6 +334,7 @@ function newUserRow(input: {
     disabled_at: null,
     totp_secret: null,
     totp_enabled_at: null,
+    passkey_enabled_at: null,
     totp_last_step: null,
     failed_login_count: 0,
     failed_logins_before_last_login: 0,

@@ -9,7 +9,7 @@
  * - Binary columns are `Buffer` in and out (`blob` / `bytea`).
  * - JSON columns are `text`; the repository parses and validates them.
  */
-import type { Generated, GeneratedAlways } from "kysely";
+import type { ColumnType, Generated, GeneratedAlways } from "kysely";
 
 /** ISO-8601 UTC time, e.g. `2025-01-31T12:00:00.000Z` (millisecond precision). */
 export type Timestamp = string;
@@ -38,6 +38,8 @@ export interface UsersTable {
   /** TOTP secret, encrypted with the master key; null until enrolment starts. */
   totp_secret: Buffer | null;
   totp_enabled_at: Timestamp | null;
+  /** Set while the user has at least one passkey (a second factor, like TOTP). */
+  passkey_enabled_at: Timestamp | null;
   /** Last accepted TOTP time step, so a code is never accepted twice. */
   totp_last_step: number | null;
   failed_login_count: Generated<number>;
@@ -198,6 +200,33 @@ export interface SharesTable {
 }
 
 /** Every table, for `Kysely<Database>`. */
+/** A user's WebAuthn credential (0002_passkeys). */
+export interface PasskeysTable {
+  /** The credential id (base64url) the authenticator chose. */
+  id: string;
+  user_id: string;
+  name: string;
+  /** COSE public key. */
+  public_key: Buffer;
+  /** The signature counter last seen; `bigint` in PostgreSQL, read back as text there. */
+  counter: ColumnType<number | string, number, number>;
+  /** JSON array of transport hints (`internal`, `usb`, …) for the browser. */
+  transports: JsonText;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+/** A WebAuthn challenge, usable once until `expires_at` (0002_passkeys). */
+export interface WebauthnChallengesTable {
+  id: string;
+  /** base64url, as sent to the browser and echoed in its signed client data. */
+  challenge: string;
+  purpose: "register" | "authenticate";
+  /** Whose registration it is; null for a sign-in, where the user is not known yet. */
+  user_id: string | null;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   recovery_codes: RecoveryCodesTable;
@@ -212,6 +241,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   shredded_secrets: ShreddedSecretsTable;
   shares: SharesTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 /**

@@ -7,9 +7,21 @@ import type { MfaRequirement } from "../config/config.js";
  */
 export function mustEnrolSecondFactor(
   requirement: MfaRequirement,
-  user: { role: "admin" | "auditor" | "member"; totp_enabled_at: string | null },
+  user: {
+    role: "admin" | "auditor" | "member";
+    totp_enabled_at: string | null;
+    passkey_enabled_at: string | null;
+  },
 ): boolean {
-  if (user.totp_enabled_at !== null) return false;
+  if (hasSecondFactor(user)) return false;
   if (requirement === "all") return true;
   return requirement === "admins" && user.role === "admin";
+}
+
+/** A user has a second factor when TOTP is enabled or at least one passkey is registered. */
+export function hasSecondFactor(user: {
+  totp_enabled_at: string | null;
+  passkey_enabled_at: string | null;
+}): boolean {
+  return user.totp_enabled_at !== null || user.passkey_enabled_at !== null;
 }

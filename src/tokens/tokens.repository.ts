@@ -105,6 +105,7 @@ const selectApiTokenWithOwner = precompiled((db: Kysely<Database>, tokenHash: st
       "users.role",
       "users.disabled_at",
       "users.totp_enabled_at",
+      "users.passkey_enabled_at",
     ])
     .where("api_tokens.token_hash", "=", tokenHash),
 );
@@ -130,6 +131,7 @@ export async function findApiTokenWithOwnerByHash(
       role: row.role,
       disabled_at: row.disabled_at,
       totp_enabled_at: row.totp_enabled_at,
+      passkey_enabled_at: row.passkey_enabled_at,
     },
   };
 }
@@ -244,4 +246,5 @@ export interface TokenOwnerRow {
   role: "admin" | "auditor" | "member";
   disabled_at: string | null;
   totp_enabled_at: string | null;
+  passkey_enabled_at: string | null;
 }

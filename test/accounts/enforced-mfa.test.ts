@@ -23,6 +23,10 @@ const OPEN_DURING_ENROLMENT = new Set([
   "GET /api/v1/me",
   "POST /api/v1/me/mfa/totp",
   "POST /api/v1/me/mfa/totp/confirm",
+  // A passkey is a second factor too: listing and adding one is enrolling.
+  "GET /api/v1/me/passkeys",
+  "POST /api/v1/me/passkeys/options",
+  "POST /api/v1/me/passkeys",
   "POST /api/v1/auth/reauth",
 ]);
 

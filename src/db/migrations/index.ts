@@ -5,10 +5,12 @@
  */
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./0001-initial.js";
+import * as passkeys from "./0002-passkeys.js";
 
 /** Migrations by name, in order. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   "0001_initial": initial,
+  "0002_passkeys": passkeys,
 });
 
 /** A Kysely `MigrationProvider` over {@link migrations}. */
