@@ -1,4 +1,5 @@
 import type { VNode } from "preact";
+import { assetUrl } from "./assets.js";
 import { Field } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
@@ -46,15 +47,33 @@ export function LoginPage({
           required
         />
         {askTotp ? (
-          <Field
-            name="totp"
-            label="Two-factor code (or a recovery code)"
-            autocomplete="one-time-code"
-            required
-          />
+          <>
+            <Field
+              name="totp"
+              label="Two-factor code (or a recovery code)"
+              autocomplete="one-time-code"
+              required
+            />
+            {/* Filled by /static/passkeys.js with a passkey answer, sent instead of the code. */}
+            <input type="hidden" name="passkey" value="" />
+          </>
         ) : null}
         <button type="submit">Sign in</button>
+        {askTotp ? (
+          <button type="button" id="passkey-second-factor" class="secondary" hidden>
+            Use a passkey instead of a code
+          </button>
+        ) : null}
       </form>
+      <p id="passkey-signin-status" class="flash error" role="alert" hidden />
+      {askTotp ? null : (
+        <p>
+          <button type="button" id="passkey-signin" class="secondary" data-next={next} hidden>
+            Sign in with a passkey
+          </button>
+        </p>
+      )}
+      <script src={assetUrl("passkeys.js")} defer />
       <p>
         <a href="/forgot-password">Forgot your password?</a>
       </p>

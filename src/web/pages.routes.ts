@@ -63,6 +63,16 @@ function origin(request: FastifyRequest): { address: string; userAgent: string |
   return { address: request.ip, userAgent: typeof agent === "string" ? agent : null };
 }
 
+/** The sign-in form's `passkey` field: the JSON /static/passkeys.js put there, or null. */
+function parsePasskeyField(text: string): unknown {
+  if (text.length > 64 * 1024) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The server-rendered pages. HTML forms post `application/x-www-form-urlencoded`, accepted in
  * this scope only (the API stays JSON-only); every form is CSRF-protected by the same hook as
@@ -95,6 +105,9 @@ export async function pageRoutes(
       username: body.username,
       password: body.password,
       ...(typeof body.totp === "string" && body.totp !== "" ? { totp: body.totp } : {}),
+      ...(typeof body.passkey === "string" && body.passkey !== ""
+        ? { passkey: parsePasskeyField(body.passkey) }
+        : {}),
     });
     const username = typeof body.username === "string" ? body.username.slice(0, 254) : "";
     if (!parsed.success)

@@ -10,6 +10,7 @@ import {
 } from "../accounts/accounts.schema.js";
 import type { AccountsContext, RequestOrigin } from "../accounts/context.js";
 import { confirmTotpEnrolment, disableTotp, startTotpEnrolment } from "../accounts/mfa.service.js";
+import { listPasskeys, removePasskey } from "../accounts/passkeys.service.js";
 import { changePassword } from "../accounts/passwords.service.js";
 import { presentMe, presentSession } from "../accounts/presenters.js";
 import { changeEmail, revokeOtherSessions, revokeOwnSession } from "../accounts/profile.service.js";
@@ -19,7 +20,7 @@ import { csrfTokenForSession } from "../accounts/sessions.service.js";
 import { findUserById } from "../accounts/users.repository.js";
 import type { Db } from "../db/schema.js";
 import type { Principal } from "../http/authentication.js";
-import { AppError, unauthenticated } from "../lib/errors.js";
+import { AppError, notFound as notFoundError, unauthenticated } from "../lib/errors.js";
 import { authorize, decide } from "../policy/policy.js";
 import { createTokenBody, tokenIdParams } from "../tokens/tokens.schema.js";
 import { createApiToken, listApiTokens, revokeApiToken } from "../tokens/tokens.service.js";
@@ -130,6 +131,12 @@ export async function settingsPages(
           status: token.revoked ? "revoked" : token.expiresAt <= now ? "expired" : "active",
         }))
       : null;
+    const passkeys = (await listPasskeys(db, actor.userId)).map((passkey) => ({
+      id: passkey.id,
+      name: passkey.name,
+      createdAt: passkey.created_at,
+      lastUsedAt: passkey.last_used_at,
+    }));
     return {
       profile: {
         username: me.username,
@@ -142,6 +149,7 @@ export async function settingsPages(
         failedLoginsSinceLastLogin: me.failedLoginsSinceLastLogin,
       },
       sessions,
+      passkeys,
       tokens,
       vaults: mayManageTokens ? (await listVaults(db, actor)).map((vault) => vault.slug) : [],
       mfaEnrolmentRequired: actor.mfaEnrolmentRequired === true,
@@ -361,6 +369,26 @@ export async function settingsPages(
     if (!(await revokeOwnSession(db, ctx, actor, parsed.data.id, origin(request))))
       return notFound();
     flash(reply, "That session is signed out.");
+    return reply.redirect(SETTINGS, 303);
+  });
+
+  app.post(`${SETTINGS}/passkeys/remove`, { config: STEP_UP }, async (request, reply) => {
+    const actor = signedIn(request, reply);
+    if (actor === null) return reply;
+    const id = form(request).id ?? "";
+    const user = await findUserById(db, actor.userId);
+    if (user === null) throw unauthenticated();
+    try {
+      if (id === "" || id.length > 1366) throw notFoundError("There is no such passkey.");
+      await removePasskey(db, ctx, user, id, origin(request));
+    } catch (error) {
+      const errors = refusal(error, reply, "passkeys");
+      return renderSettings(request, reply, actor, {
+        status: error instanceof AppError ? error.status : 400,
+        errors,
+      });
+    }
+    flash(reply, "The passkey is removed.");
     return reply.redirect(SETTINGS, 303);
   });
 

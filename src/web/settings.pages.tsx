@@ -1,4 +1,5 @@
 import type { ComponentChildren, VNode } from "preact";
+import { assetUrl } from "./assets.js";
 import { Field, PostForm, Time } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
@@ -25,6 +26,14 @@ export interface SessionView {
   current: boolean;
 }
 
+/** One passkey as listed. */
+export interface PasskeyView {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
 /** One API token as listed: never its text. */
 export interface TokenView {
   id: string;
@@ -38,6 +47,7 @@ export interface TokenView {
 export interface SettingsView {
   profile: ProfileView;
   sessions: SessionView[];
+  passkeys: PasskeyView[];
   /** Null when the user may not manage API tokens (auditors). */
   tokens: TokenView[] | null;
   /** Slugs of the user's vaults, to choose a token's scope from. */
@@ -209,6 +219,70 @@ function TwoFactorSection({ context, view, errors }: SectionProps): VNode {
           </PostForm>
         </>
       )}
+    </section>
+  );
+}
+
+/**
+ * Passkeys: listed and removed with plain forms; adding one needs WebAuthn, so its form is
+ * shown and driven by /static/passkeys.js (without it, the page says so).
+ */
+function PasskeysSection({ context, view, errors }: SectionProps): VNode {
+  return (
+    <section aria-labelledby="passkeys-heading">
+      <h2 id="passkeys-heading">Passkeys</h2>
+      <p>
+        A passkey signs you in with your device's screen lock or a security key, without the
+        password. Once you have one, signing in with the password also asks for a passkey or a code.
+      </p>
+      <SectionError message={errors.passkeys} />
+      {view.passkeys.length === 0 ? (
+        <p class="muted">No passkeys yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Added</th>
+              <th scope="col">Last used</th>
+              <th scope="col">Action</th>
+            </tr>
+          </thead>
+          <tbody>
+            {view.passkeys.map((passkey) => (
+              <tr key={passkey.id}>
+                <td>{passkey.name}</td>
+                <td>
+                  <Time iso={passkey.createdAt} />
+                </td>
+                <td>{passkey.lastUsedAt === null ? "never" : <Time iso={passkey.lastUsedAt} />}</td>
+                <td>
+                  <PostForm
+                    action="/settings/passkeys/remove"
+                    csrfToken={context.csrfToken}
+                    class="inline"
+                    confirm={`Remove the passkey "${passkey.name}"?`}
+                  >
+                    <input type="hidden" name="id" value={passkey.id} />
+                    <button type="submit" class="danger">
+                      Remove
+                    </button>
+                  </PostForm>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form id="passkey-add" data-csrf={context.csrfToken} hidden>
+        <Field name="passkeyName" label="Name for the new passkey" value="" required />
+        <button type="submit">Add a passkey</button>
+        <p id="passkey-add-status" role="alert" hidden />
+      </form>
+      <noscript>
+        <p class="muted">Adding a passkey needs JavaScript (your browser asks the device).</p>
+      </noscript>
+      <script src={assetUrl("passkeys.js")} defer />
     </section>
   );
 }
@@ -445,6 +519,7 @@ export function SettingsPage({
       <ProfileSection {...sections} />
       <PasswordSection {...sections} />
       <TwoFactorSection {...sections} />
+      <PasskeysSection {...sections} />
       <SessionsSection {...sections} />
       <TokensSection {...sections} createdToken={createdToken} />
     </Layout>

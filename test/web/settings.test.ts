@@ -619,8 +619,8 @@ describe("settings pages", () => {
         if (name?.toLowerCase() === "script")
           assert.match(
             found.get("src") ?? "",
-            /^\/static\/app\.js\?v=[0-9a-f]{16}$/,
-            `${label}: only the same-origin script`,
+            /^\/static\/(app|passkeys)\.js\?v=[0-9a-f]{16}$/,
+            `${label}: only the same-origin scripts`,
           );
         for (const [key, value] of found) {
           assert.ok(key !== "style" && !key?.startsWith("on"), `${label}: attribute ${key}`);
