@@ -61,6 +61,8 @@ describe("source rules", () => {
         // Runs in the browser, not the server: it calls this server's own API by relative
         // path (reveal, create and open share links), the key never leaving the page.
         "src/web/static/share.js",
+        // Likewise: passkey options and answers to and from this server's own API.
+        "src/web/static/passkeys.js",
       ]),
       [],
     );

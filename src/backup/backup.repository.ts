@@ -24,6 +24,7 @@ export interface BackupTable {
 export const BACKUP_TABLES: readonly BackupTable[] = Object.freeze([
   { name: "users", key: ["id"] },
   { name: "recovery_codes", key: ["id"] },
+  { name: "passkeys", key: ["id"] },
   { name: "vaults", key: ["id"] },
   { name: "vault_members", key: ["vault_id", "user_id"] },
   { name: "secrets", key: ["id"] },
@@ -43,7 +44,14 @@ export const TRANSIENT_TABLES: readonly (keyof Database)[] = Object.freeze([
   "sessions",
   "password_reset_tokens",
   "pending_registrations",
+  "webauthn_challenges",
 ]);
+
+/**
+ * Tables added after backups were first written: a backup from before one simply has none of
+ * its rows (its counts do not name it), and restores as such.
+ */
+export const TABLES_ADDED_LATER: ReadonlySet<keyof Database> = new Set(["passkeys"]);
 
 /**
  * Runs `work` in one read transaction that sees a single consistent state of every table:

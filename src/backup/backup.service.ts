@@ -31,6 +31,7 @@ import {
   readRowsAfter,
   readShredLedger,
   syncIdentities,
+  TABLES_ADDED_LATER,
   TRANSIENT_TABLES,
   tableColumns,
 } from "./backup.repository.js";
@@ -497,12 +498,18 @@ function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
 function checkCounts(value: unknown): Record<string, number> | null {
   if (typeof value !== "object" || value === null) return null;
   const counts: Record<string, number> = {};
+  let named = 0;
   for (const table of BACKUP_TABLES) {
     const n = (value as Record<string, unknown>)[table.name];
+    if (n === undefined && TABLES_ADDED_LATER.has(table.name)) {
+      counts[table.name] = 0;
+      continue;
+    }
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return null;
     counts[table.name] = n;
+    named += 1;
   }
-  return Object.keys(value).length === BACKUP_TABLES.length ? counts : null;
+  return Object.keys(value).length === named ? counts : null;
 }
 
 /** JSON.parse reviver: `{"$b64": …}` back to a Buffer. */

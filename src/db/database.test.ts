@@ -49,6 +49,16 @@ const EXPECTED_TABLES: Record<string, string[]> = {
     "prev_hash",
     "hash",
   ],
+  passkeys: [
+    "id",
+    "user_id",
+    "name",
+    "public_key",
+    "counter",
+    "transports",
+    "created_at",
+    "last_used_at?",
+  ],
   password_reset_tokens: ["token_hash", "user_id", "created_at", "expires_at", "used_at?"],
   pending_registrations: [
     "token_hash",
@@ -128,9 +138,11 @@ const EXPECTED_TABLES: Record<string, string[]> = {
     "last_login_address?",
     "created_at",
     "updated_at",
+    "passkey_enabled_at?",
   ],
   vault_members: ["vault_id", "user_id", "role", "created_at"],
   vaults: ["id", "slug", "description", "created_at", "updated_at"],
+  webauthn_challenges: ["id", "challenge", "purpose", "user_id?", "expires_at"],
 };
 
 /** Tables and columns (`name` or `name?`) as the engine itself reports them. */
@@ -211,8 +223,10 @@ for (const kind of testDatabaseTargets()) {
     });
 
     it("applies the migrations once, then has none pending", async () => {
-      assert.deepEqual(await pendingMigrations(handle.db), ["0001_initial"]);
-      assert.deepEqual(await migrateToLatest(handle.db), { applied: ["0001_initial"] });
+      assert.deepEqual(await pendingMigrations(handle.db), ["0001_initial", "0002_passkeys"]);
+      assert.deepEqual(await migrateToLatest(handle.db), {
+        applied: ["0001_initial", "0002_passkeys"],
+      });
       assert.deepEqual(await migrateToLatest(handle.db), { applied: [] });
       assert.deepEqual(await pendingMigrations(handle.db), []);
     });
@@ -418,6 +432,24 @@ for (const kind of testDatabaseTargets()) {
       assert.equal(await handle.ping(1_000), true);
     });
 
+    it("rolls back 0002_passkeys with its down migration, leaving 0001's schema", async () => {
+      const scratch = await kind.create();
+      const other = await openDatabase(scratch.target);
+      try {
+        const initial = migrations["0001_initial"];
+        const passkeys = migrations["0002_passkeys"];
+        assert.ok(initial && passkeys?.down);
+        await initial.up(other.db);
+        const before = await describeSchema(other);
+        await passkeys.up(other.db);
+        await passkeys.down(other.db);
+        assert.deepEqual(await describeSchema(other), before);
+      } finally {
+        await other.close();
+        await scratch.cleanup();
+      }
+    });
+
     it("rolls back 0001_initial with its down migration", async () => {
       const scratch = await kind.create();
       const other = await openDatabase(scratch.target);
@@ -579,10 +611,10 @@ describe("database on postgres: pool behaviour", { skip: postgres === undefined 
     const second = await openDatabase(testDatabase.target);
     try {
       const results = await Promise.all([migrateToLatest(handle.db), migrateToLatest(second.db)]);
-      assert.deepEqual(
-        results.flatMap((result) => result.applied),
-        ["0001_initial"],
-      );
+      assert.deepEqual(results.flatMap((result) => result.applied).sort(), [
+        "0001_initial",
+        "0002_passkeys",
+      ]);
     } finally {
       await second.close();
     }

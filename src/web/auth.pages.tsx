@@ -1,5 +1,4 @@
 import type { VNode } from "preact";
-import { assetUrl } from "./assets.js";
 import { Field } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
@@ -24,7 +23,7 @@ export function LoginPage({
   registrationOpen,
 }: LoginPageProps): VNode {
   return (
-    <Layout title="Sign in" context={context}>
+    <Layout title="Sign in" context={context} scripts={["passkeys.js"]}>
       <h1>Sign in</h1>
       {error !== undefined ? (
         <p class="flash error" role="alert">
@@ -69,11 +68,10 @@ export function LoginPage({
       {askTotp ? null : (
         <p>
           <button type="button" id="passkey-signin" class="secondary" data-next={next} hidden>
-            Sign in with a passkey
+            Use a passkey
           </button>
         </p>
       )}
-      <script src={assetUrl("passkeys.js")} defer />
       <p>
         <a href="/forgot-password">Forgot your password?</a>
       </p>

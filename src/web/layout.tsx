@@ -7,10 +7,12 @@ export interface LayoutProps {
   /** Absent on pages rendered outside a request (the error page before a session is known). */
   context?: PageContext;
   children: ComponentChildren;
+  /** More same-origin scripts (names in /static/) this page needs, loaded like app.js. */
+  scripts?: readonly string[];
 }
 
 /** The frame of every page: one same-origin stylesheet and script, no inline script or style. */
-export function Layout({ title, context, children }: LayoutProps): VNode {
+export function Layout({ title, context, children, scripts = [] }: LayoutProps): VNode {
   const user = context?.user ?? null;
   return (
     <html lang="en">
@@ -22,6 +24,9 @@ export function Layout({ title, context, children }: LayoutProps): VNode {
         <link rel="icon" href={assetUrl("favicon.svg")} type="image/svg+xml" />
         <link rel="stylesheet" href={assetUrl("app.css")} />
         <script src={assetUrl("app.js")} defer />
+        {scripts.map((name) => (
+          <script key={name} src={assetUrl(name)} defer />
+        ))}
       </head>
       <body>
         <a class="skip-link" href="#main">

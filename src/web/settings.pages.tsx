@@ -1,5 +1,4 @@
 import type { ComponentChildren, VNode } from "preact";
-import { assetUrl } from "./assets.js";
 import { Field, PostForm, Time } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
@@ -282,7 +281,6 @@ function PasskeysSection({ context, view, errors }: SectionProps): VNode {
       <noscript>
         <p class="muted">Adding a passkey needs JavaScript (your browser asks the device).</p>
       </noscript>
-      <script src={assetUrl("passkeys.js")} defer />
     </section>
   );
 }
@@ -514,7 +512,7 @@ export function SettingsPage({
       </Layout>
     );
   return (
-    <Layout title="Settings" context={context}>
+    <Layout title="Settings" context={context} scripts={["passkeys.js"]}>
       <h1>Settings</h1>
       <ProfileSection {...sections} />
       <PasswordSection {...sections} />

@@ -94,7 +94,7 @@ describe("passkeys in Chromium", { skip: browserSuiteSkip() }, () => {
       await navigatesAfter(page, () => headerSignOut(page).click());
       await page.goto(`${origin}/login`);
       await navigatesAfter(page, () =>
-        page.getByRole("button", { name: "Sign in with a passkey" }).click(),
+        page.getByRole("button", { name: "Use a passkey", exact: true }).click(),
       );
       assert.equal(new URL(page.url()).pathname, "/");
       assert.ok(await headerSignOut(page).isVisible(), "signed in");
