@@ -109,6 +109,7 @@ export const totpDisableBody = z.strictObject({ password: passwordSchema });
 export const reauthBody = z.union([
   z.strictObject({ password: passwordSchema }),
   z.strictObject({ totp: z.string().min(1).max(64) }),
+  z.strictObject({ passkey: passkeyAssertionBody }),
 ]);
 export const reauthResponse = z.object({
   /** When this session proved a credential (now). */

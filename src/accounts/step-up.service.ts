@@ -6,6 +6,7 @@ import { AppError, unauthenticated } from "../lib/errors.js";
 import type { AccountsContext, RequestOrigin } from "./context.js";
 import { addMinutes } from "./context.js";
 import { tooManyAttempts } from "./errors.js";
+import { type PasskeyAssertion, verifyPasskeyAssertion } from "./passkeys.service.js";
 import { verifySecondFactor } from "./second-factor.service.js";
 import { markSessionProven } from "./sessions.repository.js";
 import { findUserById } from "./users.repository.js";
@@ -23,8 +24,11 @@ export function hasRecentProof(principal: Principal, now: Date, reauthMinutes: n
   return Number.isFinite(ageMs) && ageMs < windowMs && ageMs > -windowMs;
 }
 
-/** What a re-authentication proves: the password, or a second factor (TOTP or recovery code). */
-export type ReauthProof = { password: string } | { totp: string };
+/**
+ * What a re-authentication proves: the password, or a second factor (a TOTP or recovery code,
+ * or one of the user's own passkeys).
+ */
+export type ReauthProof = { password: string } | { totp: string } | { passkey: PasskeyAssertion };
 
 /** 401 for a wrong password or code: one answer for both, like sign-in's. */
 function wrongProof(): AppError {
@@ -52,7 +56,8 @@ export async function reauthenticate(
   const user = await findUserById(db, input.userId);
   if (user === null) throw unauthenticated();
   const now = ctx.now();
-  const factor = "password" in input.proof ? "password" : "totp";
+  const factor =
+    "password" in input.proof ? "password" : "passkey" in input.proof ? "passkey" : "totp";
   const audit = async (
     outcome: "success" | "failure" | "denied",
     details: Record<string, string>,
@@ -73,8 +78,13 @@ export async function reauthenticate(
     );
   };
 
-  let proven: "password" | "totp" | "recovery" | null = null;
-  if ("password" in input.proof) {
+  let proven: "password" | "totp" | "recovery" | "passkey" | null = null;
+  if ("passkey" in input.proof) {
+    // A signature over a fresh single-use challenge by one of this user's passkeys, with user
+    // verification: nothing to guess, so no throttle beyond the audit of every attempt.
+    const passkey = await verifyPasskeyAssertion(db, ctx, input.proof.passkey, user.id);
+    if (passkey !== null) proven = "passkey";
+  } else if ("password" in input.proof) {
     const allowed = await ctx.limits.passwordPerUser.peek(user.id);
     if (!allowed.allowed) {
       await audit("denied", { factor, reason: "throttled" });

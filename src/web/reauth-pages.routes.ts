@@ -54,6 +54,7 @@ export async function reauthPages(
         context: pageContext(request, reply, ctx),
         next,
         mfaEnabled: found.user.totp_enabled_at !== null,
+        passkeyEnabled: found.user.passkey_enabled_at !== null,
       }),
     );
   });
@@ -72,6 +73,7 @@ export async function reauthPages(
           context: pageContext(request, reply, ctx),
           next,
           mfaEnabled: found.user.totp_enabled_at !== null,
+          passkeyEnabled: found.user.passkey_enabled_at !== null,
           error,
         }),
         status,

@@ -9,6 +9,8 @@ export interface ReauthPageProps {
   next: string;
   /** Offer a two-factor code as the alternative to the password. */
   mfaEnabled: boolean;
+  /** Offer the user's passkeys too (driven by /static/passkeys.js). */
+  passkeyEnabled?: boolean;
   error?: string;
 }
 
@@ -16,9 +18,19 @@ export interface ReauthPageProps {
  * Step-up: confirm the password (or a two-factor code) before a sensitive action, then go
  * back to where it started. Neither the password nor the code is ever put back into the form.
  */
-export function ReauthPage({ context, next, mfaEnabled, error }: ReauthPageProps): VNode {
+export function ReauthPage({
+  context,
+  next,
+  mfaEnabled,
+  passkeyEnabled = false,
+  error,
+}: ReauthPageProps): VNode {
   return (
-    <Layout title="Confirm it is you" context={context}>
+    <Layout
+      title="Confirm it is you"
+      context={context}
+      scripts={passkeyEnabled ? ["passkeys.js"] : []}
+    >
       <h1>Confirm it is you</h1>
       <p>
         Revealing secrets, creating API tokens and changing members, your e-mail address or
@@ -46,6 +58,23 @@ export function ReauthPage({ context, next, mfaEnabled, error }: ReauthPageProps
         ) : null}
         <button type="submit">Confirm</button>
       </PostForm>
+      {passkeyEnabled ? (
+        <>
+          <p id="passkey-signin-status" class="flash error" role="alert" hidden />
+          <p>
+            <button
+              type="button"
+              id="passkey-reauth"
+              class="secondary"
+              data-next={next}
+              data-csrf={context.csrfToken}
+              hidden
+            >
+              Confirm with a passkey
+            </button>
+          </p>
+        </>
+      ) : null}
       <p>
         <a href={next}>Cancel</a>
       </p>

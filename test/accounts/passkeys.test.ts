@@ -445,3 +445,49 @@ describe("adding a passkey needs a recent proof", () => {
     assert.match(json(response).type, /reauth-required$/);
   });
 });
+
+describe("a passkey as the recent proof for step-up", () => {
+  it("renews the proof with the user's own passkey, never another's, and audits each try", async () => {
+    await createTestUser(t, { username: "pk_stepper" });
+    await createTestUser(t, { username: "pk_stranger" });
+    const session = await signIn(t, "pk_stepper");
+    const stranger = await signIn(t, "pk_stranger");
+    const own = new SoftAuthenticator(RP_ID, PUBLIC_URL);
+    const foreign = new SoftAuthenticator(RP_ID, PUBLIC_URL);
+    assert.equal((await addPasskey(session, own)).statusCode, 201);
+    assert.equal((await addPasskey(stranger, foreign)).statusCode, 201);
+    t.clock.advance(11 * 60_000);
+    const stale = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/me/passkeys/options",
+      headers: asSession(session),
+    });
+    assert.match(json(stale).type, /reauth-required$/);
+
+    const reauth = async (authenticator: SoftAuthenticator) => {
+      const { challengeId, options } = await passkeyOptions();
+      return t.app.inject({
+        method: "POST",
+        url: "/api/v1/auth/reauth",
+        headers: asSession(session),
+        payload: { passkey: { challengeId, response: authenticator.assert(options) } },
+      });
+    };
+    const refused = await reauth(foreign);
+    assert.equal(refused.statusCode, 401, "another user's passkey proves nothing");
+    const proven = await reauth(own);
+    assert.equal(proven.statusCode, 200, proven.body);
+    const fresh = await t.app.inject({
+      method: "POST",
+      url: "/api/v1/me/passkeys/options",
+      headers: asSession(session),
+    });
+    assert.equal(fresh.statusCode, 200, "the proof is recent again");
+    const events = (await auditActions("pk_stepper")).filter((e) => e.action === "session.reauth");
+    assert.deepEqual(
+      events.map((e) => e.outcome),
+      ["failure", "success"],
+    );
+    assert.ok(events.every((e) => String(e.details).includes("passkey")));
+  });
+});

@@ -139,3 +139,27 @@ if (secondFactorButton instanceof HTMLButtonElement && supported) {
     }
   });
 }
+
+// Step-up page: a passkey as the recent proof, then back to where the action started.
+const reauthButton = document.getElementById("passkey-reauth");
+if (reauthButton instanceof HTMLButtonElement && supported) {
+  reauthButton.hidden = false;
+  reauthButton.addEventListener("click", async () => {
+    say("passkey-signin-status", "");
+    try {
+      const answer = await assertion();
+      const proven = await postJson(
+        "/api/v1/auth/reauth",
+        { passkey: answer },
+        reauthButton.dataset.csrf,
+      );
+      if (proven.status === 200) {
+        window.location.assign(reauthButton.dataset.next || "/");
+        return;
+      }
+      say("passkey-signin-status", proven.json?.detail ?? "That passkey was not accepted.");
+    } catch (error) {
+      say("passkey-signin-status", failure(error));
+    }
+  });
+}
