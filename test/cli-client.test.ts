@@ -277,6 +277,45 @@ describe("strongroom client commands against a real server", () => {
     assert.equal(await expiresAt(), null);
   });
 
+  it("set --type writes typed secrets: credentials and cards from a JSON object on stdin", async () => {
+    const login = { username: "ci", password: "p@ss word", url: "https://ci.example.com" };
+    const made = await cli(["set", "app/CI_LOGIN", "--type", "credential"], {
+      stdin: JSON.stringify(login),
+    });
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal((await cli(["get", "app/CI_LOGIN", "--field", "password"])).stdout, "p@ss word");
+    const key = await cli(["set", "app/CI_KEY", "--type", "api_key"], { stdin: "k-123" });
+    assert.equal(key.code, 0, key.stderr);
+    assert.equal((await cli(["get", "app/CI_KEY"])).stdout, "k-123");
+
+    // Refused before anything is sent: an unknown type, a value that is not a JSON object.
+    for (const [args, stdin, pattern] of [
+      [
+        ["--type", "pin"],
+        "1234",
+        /--type must be one of generic, password, api_key, note, credential, card/,
+      ],
+      [["--type", "card"], "4242424242424242", /a card value is a JSON object/],
+      [["--type", "credential"], '["ci"]', /a credential value is a JSON object/],
+    ] as const) {
+      const refused = await cli(["set", "app/CI_BAD", ...args], { stdin });
+      assert.equal(refused.code, CLIENT_EXIT.usage, refused.stderr);
+      assertOneLine(refused.stderr, pattern);
+    }
+    // The server's checks still apply: a card number failing Luhn is a 400, nothing written.
+    const luhn = await cli(["set", "app/CI_BAD", "--type", "card"], {
+      stdin: JSON.stringify({
+        holder: "Ada",
+        number: "4242424242424241",
+        expMonth: 1,
+        expYear: 2099,
+      }),
+    });
+    assert.equal(luhn.code, CLIENT_EXIT.failure);
+    assertOneLine(luhn.stderr, /the server answered 400: value\.number/);
+    assert.notEqual((await cli(["get", "app/CI_BAD"])).code, 0, "nothing was written");
+  });
+
   it("get --field prints one field of a credential or card; without it, the object as JSON", async () => {
     const put = async (name: string, body: unknown) => {
       const response = await fetch(`${server.url}/api/v1/vaults/app/secrets/${name}`, {

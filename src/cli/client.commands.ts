@@ -94,6 +94,10 @@ export function registerClientCommands(program: Command): void {
       .option("--from-file <path>", "read the value from this file instead of stdin")
       .option("--note <text>", "a note stored with this version")
       .option(
+        "--type <type>",
+        "generic, password, api_key, note, credential or card; credential and card read a JSON object ({username, password, url?} / {holder, number, expMonth, expYear, cvc?})",
+      )
+      .option(
         "--if-version <n>",
         "write only if the secret is still at version N (0: only if it does not exist yet); exit 8 otherwise",
       )
@@ -107,6 +111,7 @@ export function registerClientCommands(program: Command): void {
       options: ConnectionOptions & {
         fromFile?: string;
         note?: string;
+        type?: string;
         ifVersion?: string;
         expiresAt?: string;
       },
@@ -115,9 +120,13 @@ export function registerClientCommands(program: Command): void {
         const { vault, name } = secretPathOrExit(path);
         const ifVersion = versionOrExit(options.ifVersion);
         const client = connect(options);
-        const value = readValue(options.fromFile);
+        const type = typeOrExit(options.type);
+        const text = readValue(options.fromFile);
+        const value =
+          type === "credential" || type === "card" ? jsonObjectOrExit(text, type) : text;
         const result = await client.putSecret(vault, name, {
           value,
+          type,
           note: options.note,
           ifVersion,
           expiresAt: options.expiresAt === "never" ? null : options.expiresAt,
@@ -336,6 +345,34 @@ function secretPathOrExit(path: string): { vault: string; name: string } {
 }
 
 /** The value for `set`, exactly as given (a trailing newline is part of it). */
+const SECRET_TYPES = ["generic", "password", "api_key", "note", "credential", "card"];
+
+/** `--type`, checked before anything is read or sent. */
+function typeOrExit(type: string | undefined): string | undefined {
+  if (type === undefined || SECRET_TYPES.includes(type)) return type;
+  throw new ClientError(`--type must be one of ${SECRET_TYPES.join(", ")}`, CLIENT_EXIT.usage);
+}
+
+/** A credential's or card's value: a JSON object on stdin (the server checks its fields). */
+function jsonObjectOrExit(text: string, type: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new ClientError(
+      `a ${type} value is a JSON object, e.g. ${
+        type === "card"
+          ? '{"holder":"…","number":"…","expMonth":12,"expYear":2030}'
+          : '{"username":"…","password":"…"}'
+      }`,
+      CLIENT_EXIT.usage,
+    );
+  return parsed as Record<string, unknown>;
+}
+
 function readValue(fromFile: string | undefined): string {
   let bytes: Buffer;
   if (fromFile !== undefined) {

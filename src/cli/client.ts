@@ -170,7 +170,10 @@ export interface StrongroomClient {
     vault: string,
     name: string,
     input: {
-      value: string;
+      /** A string, or for `credential` and `card` secrets the structured value. */
+      value: string | Record<string, unknown>;
+      /** The secret's type; undefined keeps it (or `generic` for a new secret). */
+      type?: string | undefined;
       note?: string | undefined;
       /** Write only if the secret is at this version (If-Match); 0: only if it does not exist. */
       ifVersion?: number | undefined;
@@ -260,6 +263,7 @@ export function createClient(config: ClientConfig): StrongroomClient {
               : { "if-match": `"${input.ifVersion}"` },
         body: JSON.stringify({
           value: input.value,
+          ...(input.type === undefined ? {} : { type: input.type }),
           ...(input.note === undefined ? {} : { note: input.note }),
           ...(input.expiresAt === undefined ? {} : { expiresAt: input.expiresAt }),
         }),
