@@ -128,7 +128,10 @@ export const userResponse = z.object({
   email: z.string(),
   role: z.enum(["admin", "auditor", "member"]),
   disabled: z.boolean(),
+  /** TOTP is on. */
   mfaEnabled: z.boolean(),
+  /** At least one passkey is registered (a second factor too). */
+  passkeyEnabled: z.boolean(),
   createdAt: z.string(),
 });
 

@@ -12,6 +12,7 @@ export function presentUser(user: UserRow): z.infer<typeof userResponse> {
     role: user.role,
     disabled: user.disabled_at !== null,
     mfaEnabled: user.totp_enabled_at !== null,
+    passkeyEnabled: user.passkey_enabled_at !== null,
     createdAt: user.created_at,
   };
 }

@@ -38,6 +38,7 @@ export interface PendingUser {
   role: "member";
   disabled: false;
   mfaEnabled: false;
+  passkeyEnabled: false;
   createdAt: string;
 }
 
@@ -98,6 +99,7 @@ export async function registerUser(
     role: "member",
     disabled: false,
     mfaEnabled: false,
+    passkeyEnabled: false,
     createdAt: now.toISOString(),
   };
   const token = generateToken();

@@ -13,6 +13,8 @@ export interface AdminUserView {
   role: "admin" | "auditor" | "member";
   disabled: boolean;
   mfaEnabled: boolean;
+  /** Has a passkey, which counts as a second factor too. */
+  passkeyEnabled?: boolean;
 }
 
 /** The list filters as the person typed them (shown back in the filter form). */
@@ -77,7 +79,15 @@ function UserRow({
         </PostForm>
       </td>
       <td>{user.disabled ? "Disabled" : "Active"}</td>
-      <td>{user.mfaEnabled ? "On" : "Off"}</td>
+      <td>
+        {user.mfaEnabled && user.passkeyEnabled
+          ? "On (code, passkey)"
+          : user.mfaEnabled
+            ? "On"
+            : user.passkeyEnabled
+              ? "On (passkey)"
+              : "Off"}
+      </td>
       <td>
         <PostForm action={`${base}/disabled`} csrfToken={csrfToken} class="inline">
           <input type="hidden" name="back" value={listHref} />

@@ -143,6 +143,7 @@ export async function settingsPages(
         email: me.email,
         role: me.role,
         mfaEnabled: me.mfaEnabled,
+        passkeyEnabled: me.passkeyEnabled,
         lastLoginAt: me.lastLoginAt,
         lastLoginAddress: me.lastLoginAddress,
         failedLoginsBeforeLastLogin: me.failedLoginsBeforeLastLogin,

@@ -9,6 +9,7 @@ export interface ProfileView {
   email: string;
   role: string;
   mfaEnabled: boolean;
+  passkeyEnabled?: boolean;
   lastLoginAt: string | null;
   lastLoginAddress: string | null;
   failedLoginsBeforeLastLogin: number;
@@ -212,7 +213,11 @@ function TwoFactorSection({ context, view, errors }: SectionProps): VNode {
         </>
       ) : (
         <>
-          <p>Off. Add a code from an authenticator app to every sign-in.</p>
+          <p>
+            {view.profile.passkeyEnabled
+              ? "No authenticator app. Your passkeys are your second factor (see below); you can add a code from an app as well."
+              : "Off. Add a code from an authenticator app to every sign-in."}
+          </p>
           <PostForm action="/settings/mfa/start" csrfToken={context.csrfToken}>
             <button type="submit">Set up two-factor authentication</button>
           </PostForm>

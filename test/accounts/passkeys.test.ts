@@ -111,6 +111,13 @@ describe("adding, listing and removing passkeys", () => {
       .where("username", "=", "pk_adder")
       .executeTakeFirstOrThrow();
     assert.notEqual(row.passkey_enabled_at, null);
+    const me = await t.app.inject({
+      method: "GET",
+      url: "/api/v1/me",
+      headers: asSession(session),
+    });
+    assert.equal(json(me).passkeyEnabled, true, "the profile says so");
+    assert.equal(json(me).mfaEnabled, false, "TOTP is still off");
     assert.ok((await auditActions("pk_adder")).some((e) => e.action === "passkey.add"));
 
     // The same authenticator is excluded from the next registration, and refused if it tries.

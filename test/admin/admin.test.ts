@@ -208,6 +208,7 @@ function defineSuites(kind: TestDatabaseKind): void {
         "email",
         "id",
         "mfaEnabled",
+        "passkeyEnabled",
         "role",
         "username",
       ]);
