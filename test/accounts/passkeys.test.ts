@@ -116,8 +116,8 @@ describe("adding, listing and removing passkeys", () => {
       url: "/api/v1/me",
       headers: asSession(session),
     });
-    assert.equal(json(me).passkeyEnabled, true, "the profile says so");
-    assert.equal(json(me).mfaEnabled, false, "TOTP is still off");
+    assert.equal(json(me).user.passkeyEnabled, true, "the profile says so");
+    assert.equal(json(me).user.mfaEnabled, false, "TOTP is still off");
     assert.ok((await auditActions("pk_adder")).some((e) => e.action === "passkey.add"));
 
     // The same authenticator is excluded from the next registration, and refused if it tries.
