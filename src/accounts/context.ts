@@ -54,6 +54,8 @@ export interface AccountLimits {
   emailChangePerUser: Limiter;
   /** Failed passkey sign-ins per address. */
   passkeyPerAddress: Limiter;
+  /** Passkey sign-in challenges issued per address (each is a row until it expires). */
+  passkeyChallengesPerAddress: Limiter;
 }
 
 /** Where a request came from, for sessions, throttling and the audit log. */

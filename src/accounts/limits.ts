@@ -41,6 +41,12 @@ export function createAccountLimits(
       durationSeconds: HOUR,
       blockSeconds: HOUR,
     }),
+    passkeyChallengesPerAddress: store.limiter({
+      name: "passkey-challenge-address",
+      points: 60,
+      durationSeconds: 60,
+      blockSeconds: 60,
+    }),
     passkeyPerAddress: store.limiter({
       name: "passkey-address",
       points: 30,

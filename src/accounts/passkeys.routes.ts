@@ -150,7 +150,7 @@ export async function passkeyRoutes(
   routes.post(
     "/auth/passkey/options",
     { config: beforeSession, schema: { response: { 200: optionsResponse } } },
-    async () => asOptions(await startPasskeyAssertion(db, ctx)),
+    async (request) => asOptions(await startPasskeyAssertion(db, ctx, requestOrigin(request))),
   );
 
   routes.post(

@@ -245,7 +245,11 @@ export async function removePasskey(
 export async function startPasskeyAssertion(
   db: Db,
   ctx: AccountsContext,
+  origin: RequestOrigin,
 ): Promise<PasskeyChallenge<PublicKeyCredentialRequestOptionsJSON>> {
+  // Anyone may ask, and each challenge is a row for five minutes: bounded per address.
+  const allowed = await ctx.limits.passkeyChallengesPerAddress.consume(addressKey(origin.address));
+  if (!allowed.allowed) throw tooManyAttempts(allowed.retryAfterSeconds);
   const rp = relyingParty(ctx.config);
   const options = await generateAuthenticationOptions({
     rpID: rp.id,

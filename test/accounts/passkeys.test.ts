@@ -498,3 +498,31 @@ describe("a passkey as the recent proof for step-up", () => {
     assert.ok(events.every((e) => String(e.details).includes("passkey")));
   });
 });
+
+describe("passkey sign-in challenges", () => {
+  it("are bounded per address: each is a row until it expires, and anyone may ask", async () => {
+    const ask = (remoteAddress: string) =>
+      t.app.inject({
+        method: "POST",
+        url: "/api/v1/auth/passkey/options",
+        headers: { origin: PUBLIC_URL },
+        remoteAddress,
+      });
+    const count = async () =>
+      Number(
+        (
+          await t.database.db
+            .selectFrom("webauthn_challenges")
+            .select((eb) => eb.fn.countAll<number | string>().as("n"))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    for (let i = 0; i < 60; i++) assert.equal((await ask("203.0.113.9")).statusCode, 200);
+    const stored = await count();
+    const refused = await ask("203.0.113.9");
+    assert.equal(refused.statusCode, 429);
+    assert.ok(Number(refused.headers["retry-after"]) > 0);
+    assert.equal(await count(), stored, "the refused request stored nothing");
+    assert.equal((await ask("203.0.113.10")).statusCode, 200, "another address is not affected");
+  });
+});
