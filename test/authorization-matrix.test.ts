@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { hashToken } from "../src/crypto/tokens.js";
 import { createApiToken } from "../src/tokens/tokens.service.js";
 import type { SignedIn } from "./helpers/accounts.js";
 import { asSession, createTestUser, GOOD_PASSWORD, signIn } from "./helpers/accounts.js";
@@ -126,21 +127,14 @@ before(async () => {
   tokens.writeToken = await make(ids.owner ?? "", "owner_u", "vault-a", "write");
   tokens.otherVaultToken = await make(ids.outsider ?? "", "outsider_u", "vault-b", "write");
   tokens.expiredToken = await make(ids.owner ?? "", "owner_u", "vault-a", "write");
-  await t.database.db
+  // By its own hash: tokens made within one millisecond tie on created_at, so "the newest"
+  // could be another token (it was, once in a while, the other-vault one).
+  const expired = await t.database.db
     .updateTable("api_tokens")
     .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
-    .where(
-      "id",
-      "=",
-      (
-        await t.database.db
-          .selectFrom("api_tokens")
-          .select("id")
-          .orderBy("created_at", "desc")
-          .executeTakeFirstOrThrow()
-      ).id,
-    )
-    .execute();
+    .where("token_hash", "=", hashToken(tokens.expiredToken))
+    .executeTakeFirst();
+  assert.equal(Number(expired.numUpdatedRows), 1);
   tokens.disabledUserToken = await make(ids.disabled ?? "", "disabled_u", "vault-a", "write");
   await t.database.db
     .updateTable("users")
