@@ -120,6 +120,40 @@ describe("the OpenAPI document", () => {
     }
   });
 
+  it("marks the operations that need a recent proof from a browser session", async () => {
+    const document = JSON.parse((await t.app.inject({ url: "/api/v1/openapi.json" })).body) as {
+      paths: Record<
+        string,
+        Record<string, { description?: string; "x-strongroom-step-up"?: true }>
+      >;
+    };
+    const marked: string[] = [];
+    for (const [path, methods] of Object.entries(document.paths))
+      for (const [method, operation] of Object.entries(methods))
+        if (operation["x-strongroom-step-up"] === true) {
+          assert.match(String(operation.description), /reauth-required/, `${method} ${path}`);
+          marked.push(`${method.toUpperCase()} ${path}`);
+        }
+    assert.deepEqual(marked.sort(), [
+      "DELETE /api/v1/admin/users/{username}",
+      "DELETE /api/v1/me/passkeys/{id}",
+      "DELETE /api/v1/me/sessions",
+      "DELETE /api/v1/me/sessions/{id}",
+      "DELETE /api/v1/vaults/{vault}/members/{username}",
+      "GET /api/v1/vaults/{vault}/secrets/{name}",
+      "GET /api/v1/vaults/{vault}/secrets/{name}/versions/{n}",
+      "PATCH /api/v1/admin/users/{username}",
+      "PATCH /api/v1/me",
+      "POST /api/v1/admin/users",
+      "POST /api/v1/me/mfa/totp",
+      "POST /api/v1/me/mfa/totp/confirm",
+      "POST /api/v1/me/passkeys",
+      "POST /api/v1/me/passkeys/options",
+      "POST /api/v1/me/tokens",
+      "PUT /api/v1/vaults/{vault}/members/{username}",
+    ]);
+  });
+
   it("is rendered at /docs without any external script", async () => {
     const response = await t.app.inject({ url: "/docs", headers: { accept: "text/html" } });
     assert.equal(response.statusCode, 200);

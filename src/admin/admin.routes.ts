@@ -29,6 +29,13 @@ export interface AdminRoutesOptions {
   now: () => Date;
 }
 
+/**
+ * Creating, changing (role, disabled) and deleting accounts need a session that proved the
+ * password or a second factor within `REAUTH_MINUTES` (session-gates.ts): an unattended admin
+ * browser must not be enough to hand out the admin role.
+ */
+const STEP_UP = { stepUp: true } as const;
+
 /** Who performs an action, for the audit log. */
 function actorOf(request: FastifyRequest): Actor {
   const principal = requirePrincipal(request);
@@ -64,7 +71,10 @@ export async function adminRoutes(
 
   routes.post(
     "/admin/users",
-    { schema: { body: createUserBody, response: { 201: userEnvelopeResponse } } },
+    {
+      config: STEP_UP,
+      schema: { body: createUserBody, response: { 201: userEnvelopeResponse } },
+    },
     async (request, reply) => {
       const user = await createUser(
         options.db,
@@ -80,6 +90,7 @@ export async function adminRoutes(
   routes.patch(
     "/admin/users/:username",
     {
+      config: STEP_UP,
       schema: {
         params: usernameParams,
         body: updateUserBody,
@@ -100,7 +111,7 @@ export async function adminRoutes(
 
   routes.delete(
     "/admin/users/:username",
-    { schema: { params: usernameParams } },
+    { config: STEP_UP, schema: { params: usernameParams } },
     async (request, reply) => {
       await deleteUser(options.db, options.now(), request.params.username, actorOf(request));
       reply.status(204);

@@ -9,7 +9,18 @@ interface DocumentedRoute {
   schema: RouteOptions["schema"];
   /** Reachable without credentials: login, registration, password reset, this document. */
   public: boolean;
+  /** Needs a recent proof from a browser session (`REAUTH_MINUTES`; session-gates.ts). */
+  stepUp: boolean;
 }
+
+/**
+ * What an operation marked `x-strongroom-step-up` says to a reader of the document: the
+ * vendor extension is for tools, the description for people.
+ */
+const STEP_UP_DESCRIPTION =
+  "Step-up: a browser session must have proved the password or a second factor within " +
+  "REAUTH_MINUTES, else 401 with a type ending reauth-required (prove again with " +
+  "POST /api/v1/auth/reauth). Bearer tokens are exempt.";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -64,6 +75,7 @@ export function collectOpenApiRoutes(app: FastifyInstance): () => JsonSchema {
           url: route.url,
           schema: route.schema,
           public: route.config?.public === true || route.config?.csrf === "origin-only",
+          stepUp: route.config?.stepUp !== undefined,
         });
     }
   });
@@ -104,6 +116,7 @@ export function collectOpenApiRoutes(app: FastifyInstance): () => JsonSchema {
         // An empty requirement: no credentials needed (a session or token sent anyway is
         // still checked, and a broken one refused).
         security: route.public ? [{}] : [{ session: [] }, { bearer: [] }],
+        ...(route.stepUp ? { description: STEP_UP_DESCRIPTION, "x-strongroom-step-up": true } : {}),
       };
     }
     cached = {

@@ -35,6 +35,8 @@ export interface AdminPageOptions {
 }
 
 const USERS_PATH = "/admin/users";
+/** Account changes need a recent proof (page-gates.ts); `/reauth` comes back to the list. */
+const STEP_UP = { stepUp: USERS_PATH } as const;
 
 /** The signed-in browser user, or a redirect to sign in that comes back to `next`. */
 function signedIn(request: FastifyRequest, reply: FastifyReply, next: string): Principal | null {
@@ -159,7 +161,7 @@ export async function adminPages(app: FastifyInstance, options: AdminPageOptions
     return renderUsers(request, reply, stringFields(request.query));
   });
 
-  app.post(USERS_PATH, async (request, reply) => {
+  app.post(USERS_PATH, { config: STEP_UP }, async (request, reply) => {
     const actor = signedIn(request, reply, USERS_PATH);
     if (actor === null) return reply;
     authorize(actor, "user.admin");
@@ -212,7 +214,7 @@ export async function adminPages(app: FastifyInstance, options: AdminPageOptions
     /** Performs the action; returns the flash message that reports it. */
     act: (username: string, values: Record<string, string>, actor: Actor) => Promise<string>,
   ): void => {
-    app.post(`${USERS_PATH}/:username/${verb}`, async (request, reply) => {
+    app.post(`${USERS_PATH}/:username/${verb}`, { config: STEP_UP }, async (request, reply) => {
       const actor = signedIn(request, reply, USERS_PATH);
       if (actor === null) return reply;
       authorize(actor, "user.admin");

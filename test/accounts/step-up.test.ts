@@ -171,6 +171,51 @@ describe("step-up re-authentication", () => {
     );
   });
 
+  it("asks a stale admin to prove again before creating, changing or deleting accounts", async () => {
+    await createTestUser(t, { username: "step_admin", role: "admin" });
+    await createTestUser(t, { username: "step_subject" });
+    const session = await signIn(t, "step_admin");
+    t.clock.advance(11 * MINUTE);
+    const actions = [
+      {
+        what: "create an account",
+        method: "POST",
+        url: "/admin/users",
+        body: { username: "step_created", email: "created@example.test", password: GOOD_PASSWORD },
+      },
+      {
+        what: "make someone an admin",
+        method: "PATCH",
+        url: "/admin/users/step_subject",
+        body: { role: "admin" },
+      },
+      {
+        what: "disable an account",
+        method: "PATCH",
+        url: "/admin/users/step_subject",
+        body: { disabled: true },
+      },
+      { what: "delete an account", method: "DELETE", url: "/admin/users/step_subject" },
+    ] as const;
+    for (const action of actions)
+      assertReauthRequired(
+        await api(session, action.method, action.url, "body" in action ? action.body : undefined),
+        action.what,
+      );
+    const users = await t.database.db
+      .selectFrom("users")
+      .select(["username", "role", "disabled_at"])
+      .where("username", "in", ["step_created", "step_subject"])
+      .execute();
+    assert.deepEqual(users, [{ username: "step_subject", role: "member", disabled_at: null }]);
+    assert.equal((await api(session, "GET", "/admin/users")).statusCode, 200, "reading goes on");
+
+    const proven = await api(session, "POST", "/auth/reauth", { password: GOOD_PASSWORD });
+    assert.equal(proven.statusCode, 200, proven.body);
+    const changed = await api(session, "PATCH", "/admin/users/step_subject", { role: "auditor" });
+    assert.equal(changed.statusCode, 200, changed.body);
+  });
+
   it("exempts bearer tokens, whose scopes and expiry are their limit", async () => {
     const session = await signIn(t, "step_owner");
     const minted = await api(session, "POST", "/me/tokens", {

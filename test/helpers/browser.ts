@@ -226,12 +226,30 @@ function isAutomaticFaviconRequest(url: string): boolean {
   return URL.canParse(url) && new URL(url).pathname === "/favicon.ico";
 }
 
-/** Saves a full-page PNG as `test-results/screenshots/<name>.png`; returns its path. */
+const SCREENSHOT_ATTEMPTS = 3;
+const SCREENSHOT_RETRY_DELAY_MS = 250;
+
+/**
+ * Saves a full-page PNG as `test-results/screenshots/<name>.png`; returns its path. Headless
+ * Chromium now and then refuses one capture with "Unable to capture screenshot" (a compositor
+ * frame was not ready, more often on a loaded machine) and takes the same picture a moment
+ * later, so that one refusal is retried a few times; any other error, or the same one every
+ * time, still fails the test.
+ */
 export async function saveScreenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const path = join(SCREENSHOT_DIR, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  return path;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await page.screenshot({ path, fullPage: true });
+      return path;
+    } catch (error) {
+      const transient =
+        error instanceof Error && /Unable to capture screenshot/.test(error.message);
+      if (!transient || attempt >= SCREENSHOT_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, SCREENSHOT_RETRY_DELAY_MS));
+    }
+  }
 }
 
 /**

@@ -218,6 +218,50 @@ describe("step-up on pages", () => {
     assert.match(again.body, /stepped-value-42/);
   });
 
+  it("asks a stale admin to prove again before creating, changing or deleting accounts", async () => {
+    await createTestUser(t, { username: "page_admin", role: "admin" });
+    await createTestUser(t, { username: "page_member" });
+    const session = await signIn(t, "page_admin");
+    t.clock.advance(11 * MINUTE);
+    const form = (url: string, fields: Record<string, string> = {}) =>
+      t.app.inject({
+        method: "POST",
+        url,
+        headers: { ...FORM, cookie: session.cookie },
+        payload: encode({ _csrf: session.csrfToken, ...fields }),
+      });
+    for (const [url, fields] of [
+      [
+        "/admin/users",
+        { username: "page_new", email: "new@example.test", password: GOOD_PASSWORD },
+      ],
+      ["/admin/users/page_member/role", { role: "admin" }],
+      ["/admin/users/page_member/disabled", { disabled: "true" }],
+      ["/admin/users/page_member/delete", {}],
+    ] as const) {
+      const response = await form(url, fields);
+      assert.equal(response.statusCode, 303, url);
+      assert.equal(response.headers.location, "/reauth?next=%2Fadmin%2Fusers", url);
+    }
+    const users = await t.database.db
+      .selectFrom("users")
+      .select(["username", "role", "disabled_at"])
+      .where("username", "in", ["page_new", "page_member"])
+      .execute();
+    assert.deepEqual(users, [{ username: "page_member", role: "member", disabled_at: null }]);
+
+    const list = await t.app.inject({
+      url: "/admin/users",
+      headers: { ...HTML, cookie: session.cookie },
+    });
+    assert.equal(list.statusCode, 200, "reading the list needs no fresh proof");
+    const proven = await form("/reauth?next=%2Fadmin%2Fusers", { password: GOOD_PASSWORD });
+    assert.equal(proven.headers.location, "/admin/users");
+    const promoted = await form("/admin/users/page_member/role", { role: "auditor" });
+    assert.equal(promoted.statusCode, 303);
+    assert.equal(promoted.headers.location, "/admin/users");
+  });
+
   it("goes back only to a same-site path", async () => {
     await createTestUser(t, { username: "page_next" });
     const session = await signIn(t, "page_next");
