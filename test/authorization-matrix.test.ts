@@ -173,6 +173,17 @@ async function ensureVaultMembership(slug: string): Promise<void> {
     .execute();
 }
 
+/** Signs in again each caller whose session has ended (by `DELETE /admin/sessions`). */
+async function restoreEndedSessions(): Promise<void> {
+  for (const actor of SESSIONS) {
+    const me = await t.app.inject({
+      url: "/api/v1/me",
+      headers: { cookie: sessions[actor].cookie },
+    });
+    if (me.statusCode === 401) sessions[actor] = await signIn(t, `${actor}_u`);
+  }
+}
+
 /** A new one-view link to vault A's S1, made by the editor; its id goes to `ids.share`. */
 async function createEditorsShare(): Promise<void> {
   const response = await t.app.inject({
@@ -587,10 +598,37 @@ const ROWS: Row[] = [
     expect: { ...BAD_CREDENTIALS, default: 403, admin: 204 },
   },
   {
+    method: "DELETE",
+    route: "/api/v1/admin/users/:username/sessions",
+    // A throwaway user's, never a caller's: the rows below need every caller's session.
+    url: "/admin/users/sessions_u/sessions",
+    setup: async () => {
+      const exists = await t.database.db
+        .selectFrom("users")
+        .select("id")
+        .where("username_key", "=", "sessions_u")
+        .executeTakeFirst();
+      if (exists === undefined) await createTestUser(t, { username: "sessions_u" });
+      await signIn(t, "sessions_u");
+    },
+    expect: { ...BAD_CREDENTIALS, default: 403, admin: 200 },
+  },
+  {
     method: "GET",
     route: "/api/v1/audit",
     url: "/audit",
     expect: { ...BAD_CREDENTIALS, default: 403, admin: 200, auditor: 200 },
+  },
+  // Next to last: the admin's success ends every session but theirs, the other callers' too;
+  // it cannot be aimed at a throwaway session as the row above is. So it comes after every
+  // row that needs those sessions, and its setup (run before each caller) signs in again
+  // whoever it ended: the logout row below then signs out live sessions, as it means to.
+  {
+    method: "DELETE",
+    route: "/api/v1/admin/sessions",
+    url: "/admin/sessions",
+    setup: restoreEndedSessions,
+    expect: { ...BAD_CREDENTIALS, default: 403, admin: 200 },
   },
   // Last: signing out ends the caller's session.
   {

@@ -309,4 +309,65 @@ describe("strongroom users", () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no such user/);
   });
+
+  it("sign-out ends one user's sessions, or with --all everyone's, and refuses bad arguments", async () => {
+    const cwd = tempDir();
+    for (const name of ["sign_alice", "sign_bob"]) {
+      const created = await runCli(
+        ["users", "create", name, "--email", `${name}@example.test`, "--password-stdin"],
+        env,
+        cwd,
+        `${password}\n`,
+      );
+      assert.equal(created.code, 0, created.stderr);
+    }
+    const server = startCli(["serve"], { ...env, PORT: "0" }, cwd);
+    try {
+      const [, url] = await server.waitFor(/serving at (http:\/\/127\.0\.0\.1:\d+)/);
+      const signIn = async (username: string): Promise<string> => {
+        const response = await fetch(`${url}/api/v1/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username, password }),
+        });
+        assert.equal(response.status, 200, username);
+        return (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      };
+      const me = async (cookie: string): Promise<number> =>
+        (await fetch(`${url}/api/v1/me`, { headers: { cookie } })).status;
+      const alice = [await signIn("sign_alice"), await signIn("sign_alice")];
+      const bob = await signIn("sign_bob");
+
+      const one = await runCli(["users", "sign-out", "SIGN_ALICE"], env, cwd);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, /ended 2 sessions of SIGN_ALICE/);
+      for (const cookie of alice) assert.equal(await me(cookie), 401, "alice is signed out");
+      assert.equal(await me(bob), 200, "bob is not");
+
+      const again = await signIn("sign_alice");
+      const all = await runCli(["users", "sign-out", "--all"], env, cwd);
+      assert.equal(all.code, 0, all.stderr);
+      assert.match(all.stdout, /ended 2 sessions of every user/);
+      assert.equal(await me(again), 401);
+      assert.equal(await me(bob), 401);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+    const audit = await runCli(["audit", "verify"], env, cwd);
+    assert.equal(audit.code, 0, "the chain holds the two new events intact");
+
+    const unknown = await runCli(["users", "sign-out", "nobody_here"], env, cwd);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /sign-out: .*no such user/);
+    for (const args of [
+      ["users", "sign-out"],
+      ["users", "sign-out", "sign_alice", "--all"],
+    ]) {
+      const result = await runCli(args, env, cwd);
+      assert.equal(result.code, 2, args.join(" "));
+      assert.match(result.stderr, /^strongroom: users: sign-out: give a username/);
+      assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
+    }
+  });
 });

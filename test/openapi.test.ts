@@ -135,7 +135,9 @@ describe("the OpenAPI document", () => {
           marked.push(`${method.toUpperCase()} ${path}`);
         }
     assert.deepEqual(marked.sort(), [
+      "DELETE /api/v1/admin/sessions",
       "DELETE /api/v1/admin/users/{username}",
+      "DELETE /api/v1/admin/users/{username}/sessions",
       "DELETE /api/v1/me/passkeys/{id}",
       "DELETE /api/v1/me/sessions",
       "DELETE /api/v1/me/sessions/{id}",

@@ -71,6 +71,20 @@ export async function deleteUserSessions(
   return Number(result.numDeletedRows);
 }
 
+/**
+ * Deletes every session of every user except `keepId` (null: all of them), e.g. after a
+ * suspected compromise. API tokens are not sessions and are left alone.
+ */
+export async function deleteAllSessions(
+  db: Kysely<Database>,
+  keepId: string | null,
+): Promise<number> {
+  let query = db.deleteFrom("sessions");
+  if (keepId !== null) query = query.where("id", "!=", keepId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /** Removes sessions past either timeout (housekeeping). */
 export async function deleteExpiredSessions(db: Kysely<Database>, now: string): Promise<void> {
   await db

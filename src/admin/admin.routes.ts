@@ -4,18 +4,25 @@ import { presentUser } from "../accounts/presenters.js";
 import { createUser } from "../accounts/registration.service.js";
 import type { Config } from "../config/config.js";
 import type { Db } from "../db/schema.js";
-import { requirePrincipal } from "../http/authentication.js";
+import { requirePrincipal, requireSession } from "../http/authentication.js";
 import type { ZodTypeProvider } from "../http/zod.js";
 import { authorize } from "../policy/policy.js";
 import {
   createUserBody,
+  endedSessionsResponse,
   listUsersQuery,
   updateUserBody,
   userEnvelopeResponse,
   userListResponse,
   usernameParams,
 } from "./admin.schema.js";
-import { changeUser, deleteUser, listUsers } from "./admin.service.js";
+import {
+  changeUser,
+  deleteUser,
+  endAllSessions,
+  endUserSessions,
+  listUsers,
+} from "./admin.service.js";
 
 /**
  * What the admin routes need. The routes read these when a request arrives, not when the
@@ -30,9 +37,10 @@ export interface AdminRoutesOptions {
 }
 
 /**
- * Creating, changing (role, disabled) and deleting accounts need a session that proved the
- * password or a second factor within `REAUTH_MINUTES` (session-gates.ts): an unattended admin
- * browser must not be enough to hand out the admin role.
+ * Creating, changing (role, disabled) and deleting accounts, and ending sessions, need a
+ * session that proved the password or a second factor within `REAUTH_MINUTES`
+ * (session-gates.ts): an unattended admin browser must not be enough to hand out the admin
+ * role or sign everyone out.
  */
 const STEP_UP = { stepUp: true } as const;
 
@@ -43,10 +51,10 @@ function actorOf(request: FastifyRequest): Actor {
 }
 
 /**
- * `/admin/users*` (SPEC §4): user administration for administrators signed in with a browser
- * session. API tokens and every other role are refused by the policy (`user.admin`).
- * Account creation here works in every REGISTRATION mode: it is how accounts are made when
- * registration is `invite`.
+ * `/admin/users*` (SPEC §4) and `/admin/sessions`: user administration for administrators
+ * signed in with a browser session. API tokens and every other role are refused by the
+ * policy (`user.admin`). Account creation here works in every REGISTRATION mode: it is how
+ * accounts are made when registration is `invite`.
  */
 export async function adminRoutes(
   app: FastifyInstance,
@@ -115,6 +123,42 @@ export async function adminRoutes(
     async (request, reply) => {
       await deleteUser(options.db, options.now(), request.params.username, actorOf(request));
       reply.status(204);
+    },
+  );
+
+  // Ending sessions (ASVS 7.4.5): after a suspected compromise, without disabling anyone.
+  // Sessions only: API tokens keep working (revoke them, or disable the user, for those).
+  routes.delete(
+    "/admin/users/:username/sessions",
+    {
+      config: STEP_UP,
+      schema: { params: usernameParams, response: { 200: endedSessionsResponse } },
+    },
+    async (request) => {
+      const endedSessions = await endUserSessions(
+        options.db,
+        options.now(),
+        request.params.username,
+        actorOf(request),
+      );
+      return { endedSessions };
+    },
+  );
+
+  routes.delete(
+    "/admin/sessions",
+    { config: STEP_UP, schema: { response: { 200: endedSessionsResponse } } },
+    async (request) => {
+      // The caller's own session stays, so the administrator is not signed out by their own
+      // action (the onRequest hook has already refused anything but a session).
+      const { sessionId } = requireSession(request);
+      const endedSessions = await endAllSessions(
+        options.db,
+        options.now(),
+        actorOf(request),
+        sessionId,
+      );
+      return { endedSessions };
     },
   );
 }

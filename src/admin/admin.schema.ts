@@ -87,3 +87,9 @@ export const userListResponse = z.object({
 });
 
 export const userEnvelopeResponse = z.object({ user: userResponse });
+
+/**
+ * `DELETE /admin/users/{username}/sessions` and `DELETE /admin/sessions`: how many sessions
+ * ended (API tokens are not sessions and are not counted).
+ */
+export const endedSessionsResponse = z.object({ endedSessions: z.number().int().min(0) });

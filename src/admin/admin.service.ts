@@ -1,8 +1,8 @@
 import { usernameKey } from "../accounts/accounts.schema.js";
 import type { Actor } from "../accounts/admin-actions.service.js";
-import { deleteUserSessions } from "../accounts/sessions.repository.js";
+import { deleteAllSessions, deleteUserSessions } from "../accounts/sessions.repository.js";
 import type { UserRow } from "../accounts/users.repository.js";
-import { updateUser } from "../accounts/users.repository.js";
+import { findUserByUsernameKey, updateUser } from "../accounts/users.repository.js";
 import { recordAuditEvent } from "../audit/audit.service.js";
 import { macToken, verifyMacToken } from "../crypto/tokens.js";
 import type { Db, SystemRole } from "../db/schema.js";
@@ -259,5 +259,80 @@ export async function deleteUser(db: Db, now: Date, username: string, actor: Act
       },
       now,
     );
+  });
+}
+
+/**
+ * Ends every session of one user — after a suspected compromise of their account, without
+ * disabling it: each browser of theirs must sign in again. API tokens are not sessions and
+ * keep working (revoke them, or disable the user, to stop those too). Aimed at the caller
+ * themselves it ends their own session as well. Audited `user.sessions-end` with the count,
+ * in the same transaction; ending none is still recorded, as the administrator's decision.
+ * It takes the audit chain's lock while holding the deleted session rows, so on PostgreSQL
+ * it can deadlock with a request that holds the chain and touches one of those sessions: it
+ * then runs again.
+ *
+ * @returns how many sessions ended.
+ * @throws {AppError} 404 for an unknown user.
+ */
+export async function endUserSessions(
+  db: Db,
+  now: Date,
+  username: string,
+  actor: Actor,
+): Promise<number> {
+  return withTransactionRetry(db, async (trx) => {
+    // Not locked: a user deleted meanwhile has lost their sessions anyway.
+    const user = await findUserByUsernameKey(trx, usernameKey(username));
+    if (user === null) throw notFound("There is no such user.");
+    const endedSessions = await deleteUserSessions(trx, user.id, null);
+    await recordAuditEvent(
+      trx,
+      {
+        actorId: actor.id,
+        actorName: actor.name,
+        action: "user.sessions-end",
+        target: user.username,
+        address: actor.address,
+        outcome: "success",
+        details: { endedSessions },
+      },
+      now,
+    );
+    return endedSessions;
+  });
+}
+
+/**
+ * Ends every session of every user except `keepSessionId` (the calling administrator's own,
+ * so they stay signed in to see the result; null from the CLI, which has none): everyone
+ * signs in again, e.g. after a leaked session store or a suspected compromise of the server.
+ * API tokens keep working. Audited `sessions.end-all` with the count, in the same
+ * transaction (run again after a deadlock, as above).
+ *
+ * @returns how many sessions ended.
+ */
+export async function endAllSessions(
+  db: Db,
+  now: Date,
+  actor: Actor,
+  keepSessionId: string | null,
+): Promise<number> {
+  return withTransactionRetry(db, async (trx) => {
+    const endedSessions = await deleteAllSessions(trx, keepSessionId);
+    await recordAuditEvent(
+      trx,
+      {
+        actorId: actor.id,
+        actorName: actor.name,
+        action: "sessions.end-all",
+        target: null,
+        address: actor.address,
+        outcome: "success",
+        details: { endedSessions },
+      },
+      now,
+    );
+    return endedSessions;
   });
 }

@@ -5,6 +5,8 @@ export type { UserChanges, UserListPage, UserListRequest } from "./admin.service
 export {
   changeUser,
   deleteUser,
+  endAllSessions,
+  endUserSessions,
   lastAdministrator,
   listUsers,
   soleVaultOwner,

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { emailSchema, usernameSchema } from "../accounts/accounts.schema.js";
 import { disableUser, resetUserMfa } from "../accounts/admin-actions.service.js";
 import { createUser } from "../accounts/registration.service.js";
+import { endAllSessions, endUserSessions } from "../admin/admin.service.js";
 import { AppError } from "../lib/errors.js";
 import { withDatabase } from "./database.js";
 import { EXIT, reportAndExit } from "./errors.js";
@@ -15,6 +16,17 @@ function fail(message: string): never {
   process.exit(EXIT.failure);
 }
 
+/** A usage error (exit 2): arguments that do not make one request. */
+function usage(message: string): never {
+  process.stderr.write(`strongroom: users: ${message}\n`);
+  process.exit(EXIT.usage);
+}
+
+/** "1 session", "2 sessions". */
+function sessions(count: number): string {
+  return count === 1 ? "1 session" : `${count} sessions`;
+}
+
 function explain(error: unknown, action: string): never {
   if (error instanceof AppError) {
     const fields = error.errors?.map((e) => `${e.path}: ${e.message}`).join("; ");
@@ -23,7 +35,10 @@ function explain(error: unknown, action: string): never {
   reportAndExit(error, `users ${action}`);
 }
 
-/** `strongroom users create|reset-mfa|disable`: account recovery from the operator's shell. */
+/**
+ * `strongroom users create|reset-mfa|disable|sign-out`: account recovery from the operator's
+ * shell.
+ */
 export function registerUsersCommands(program: Command): void {
   const users = program.command("users").description("create users and recover accounts");
 
@@ -99,6 +114,37 @@ export function registerUsersCommands(program: Command): void {
         process.stdout.write(`disabled ${username}; their sessions have ended\n`);
       } catch (error) {
         explain(error, "disable");
+      }
+    });
+
+  users
+    .command("sign-out")
+    .description(
+      "end every session of a user, or with --all of every user (API tokens keep working)",
+    )
+    .argument("[username]", "whose sessions to end; leave out with --all")
+    .option("--all", "end every session of every user")
+    .action(async (username: string | undefined, options: { all?: boolean }) => {
+      // Exactly one target: a forgotten name must not silently sign everyone out.
+      if (username !== undefined && options.all === true)
+        usage("sign-out: give a username or --all, not both");
+      if (username === undefined && options.all !== true)
+        usage("sign-out: give a username, or --all for every user");
+      try {
+        if (username !== undefined) {
+          const ended = await withDatabase((database) =>
+            endUserSessions(database.db, new Date(), username, CLI_ACTOR),
+          );
+          process.stdout.write(`ended ${sessions(ended)} of ${username}\n`);
+        } else {
+          // The shell has no session of its own to keep.
+          const ended = await withDatabase((database) =>
+            endAllSessions(database.db, new Date(), CLI_ACTOR, null),
+          );
+          process.stdout.write(`ended ${sessions(ended)} of every user\n`);
+        }
+      } catch (error) {
+        explain(error, "sign-out");
       }
     });
 }

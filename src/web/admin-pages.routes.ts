@@ -11,7 +11,13 @@ import {
   usernameParams,
 } from "../admin/admin.schema.js";
 import type { UserChanges } from "../admin/index.js";
-import { changeUser, deleteUser, listUsers } from "../admin/index.js";
+import {
+  changeUser,
+  deleteUser,
+  endAllSessions,
+  endUserSessions,
+  listUsers,
+} from "../admin/index.js";
 import { presentAuditEvent } from "../audit/audit.routes.js";
 import { auditQuerySchema, encodeAuditCursor } from "../audit/audit.schema.js";
 import { listAuditPage } from "../audit/audit.service.js";
@@ -72,6 +78,11 @@ function withQuery(path: string, query: Record<string, string>): string {
 function backToList(back: string | undefined): string {
   const path = safeNextPath(back);
   return path === USERS_PATH || path.startsWith(`${USERS_PATH}?`) ? path : USERS_PATH;
+}
+
+/** "1 session", "2 sessions". */
+function sessionCount(count: number): string {
+  return count === 1 ? "1 session" : `${count} sessions`;
 }
 
 /** How a refused change names its field to a person. */
@@ -210,7 +221,7 @@ export async function adminPages(app: FastifyInstance, options: AdminPageOptions
    * or show the list again with why it was refused (last administrator, sole vault owner, …).
    */
   const userAction = (
-    verb: "role" | "disabled" | "delete",
+    verb: "role" | "disabled" | "delete" | "sessions-end",
     /** Performs the action; returns the flash message that reports it. */
     act: (username: string, values: Record<string, string>, actor: Actor) => Promise<string>,
   ): void => {
@@ -280,6 +291,27 @@ export async function adminPages(app: FastifyInstance, options: AdminPageOptions
   userAction("delete", async (username, _values, actor) => {
     await deleteUser(options.db, options.ctx.now(), username, actor);
     return `User ${username} deleted.`;
+  });
+
+  userAction("sessions-end", async (username, _values, actor) => {
+    const ended = await endUserSessions(options.db, options.ctx.now(), username, actor);
+    return `Ended ${sessionCount(ended)} of ${username}.`;
+  });
+
+  // Everyone else's sessions (ASVS 7.4.5); the administrator's own stays, so they see the
+  // result. API tokens are not sessions and keep working.
+  app.post("/admin/sessions/end-all", { config: STEP_UP }, async (request, reply) => {
+    const actor = signedIn(request, reply, USERS_PATH);
+    if (actor === null) return reply;
+    authorize(actor, "user.admin");
+    const ended = await endAllSessions(
+      options.db,
+      options.ctx.now(),
+      { id: actor.userId, name: actor.username, address: request.ip },
+      actor.sessionId,
+    );
+    flash(reply, `Ended ${sessionCount(ended)}; yours stays signed in.`);
+    return reply.redirect(backToList(stringFields(request.body).back), 303);
   });
 
   app.get("/audit", async (request, reply) => {

@@ -54,7 +54,10 @@ function RoleOptions({ selected }: { selected: string | undefined }): VNode {
   );
 }
 
-/** One user's row: role select with Save, disable/enable, delete (confirmed first). */
+/**
+ * One user's row: role select with Save, disable/enable, end sessions and delete (the last
+ * two confirmed first).
+ */
 function UserRow({
   user,
   csrfToken,
@@ -97,6 +100,17 @@ function UserRow({
             aria-label={`${user.disabled ? "Enable" : "Disable"} ${user.username}`}
           >
             {user.disabled ? "Enable" : "Disable"}
+          </button>
+        </PostForm>{" "}
+        <PostForm
+          action={`${base}/sessions-end`}
+          csrfToken={csrfToken}
+          class="inline"
+          confirm={`End every session of ${user.username}? They must sign in again; their API tokens keep working.`}
+        >
+          <input type="hidden" name="back" value={listHref} />
+          <button type="submit" aria-label={`End sessions of ${user.username}`}>
+            End sessions
           </button>
         </PostForm>{" "}
         <PostForm
@@ -199,6 +213,23 @@ export function AdminUsersPage({
           </a>
         </p>
       ) : null}
+      <section aria-labelledby="sessions-heading">
+        <h2 id="sessions-heading">Everyone's sessions</h2>
+        <p>
+          After a suspected compromise, end every session but yours: everyone signs in again. API
+          tokens keep working.
+        </p>
+        <PostForm
+          action="/admin/sessions/end-all"
+          csrfToken={context.csrfToken}
+          confirm="Sign everyone else out? Every session but yours ends; API tokens keep working."
+        >
+          <input type="hidden" name="back" value={listHref} />
+          <button type="submit" class="danger">
+            Sign everyone else out
+          </button>
+        </PostForm>
+      </section>
       <h2>New user</h2>
       {createErrors.form !== undefined ? (
         <p class="flash error" role="alert">

@@ -61,6 +61,23 @@ async function user(username: string): Promise<UserRow | null> {
   return findUserByUsernameKey(t.database.db, username.toLowerCase());
 }
 
+/** Every session row's id, sorted: to show an attempt ended none. */
+async function sessionIds(): Promise<string[]> {
+  const rows = await t.database.db.selectFrom("sessions").select("id").orderBy("id").execute();
+  return rows.map((row) => row.id);
+}
+
+/** The flash a redirect set, as the list the browser is sent back to shows it. */
+async function flashShown(response: LightMyRequestResponse, session: SignedIn): Promise<string> {
+  const flash = response.cookies.find((c) => c.name === "strongroom_flash");
+  assert.ok(flash, "a flash was set");
+  const list = await t.app.inject({
+    url: "/admin/users",
+    headers: { accept: "text/html", cookie: `${session.cookie}; strongroom_flash=${flash.value}` },
+  });
+  return list.body;
+}
+
 /** The page's first link with this text, `&amp;` decoded. */
 function linkHref(html: string, text: string): string | null {
   const match = new RegExp(`<a href="([^"]+)"[^>]*>${text}</a>`).exec(html);
@@ -135,6 +152,13 @@ describe("admin pages: access", () => {
     assert.match(response.body, /page_member@example\.test/);
     assert.match(response.body, /<form method="post" action="\/admin\/users">/);
     assert.match(response.body, /data-confirm="Delete the user page_member\?/);
+    assert.match(
+      response.body,
+      /action="\/admin\/users\/page_member\/sessions-end"[^>]*data-confirm="End every session of page_member\?/,
+    );
+    assert.match(response.body, /<button type="submit" aria-label="End sessions of page_member">/);
+    assert.match(response.body, /<form method="post" action="\/admin\/sessions\/end-all"/);
+    assert.match(response.body, />Sign everyone else out<\/button>/);
     assert.match(response.body, /<label for="field-password">/);
     assertNoInlineCode(response.body);
   });
@@ -149,14 +173,18 @@ describe("admin pages: every form needs the CSRF token", () => {
     { url: "/admin/users/csrf_target/role", fields: { role: "admin" } },
     { url: "/admin/users/csrf_target/disabled", fields: { disabled: "true" } },
     { url: "/admin/users/csrf_target/delete", fields: {} },
+    { url: "/admin/users/csrf_target/sessions-end", fields: {} },
+    { url: "/admin/sessions/end-all", fields: {} },
   ];
 
   before(async () => {
     await createTestUser(t, { username: "csrf_target" });
+    await signIn(t, "csrf_target");
   });
 
   for (const { url, fields } of attempts) {
     it(`POST ${url} without a token, with a wrong one or cross-site is a 403 and changes nothing`, async () => {
+      const sessionsBefore = await sessionIds();
       const without = await t.app.inject({
         method: "POST",
         url,
@@ -178,6 +206,7 @@ describe("admin pages: every form needs the CSRF token", () => {
       assert.equal(target.role, "member");
       assert.equal(target.disabled_at, null);
       assert.equal(await user("csrf_made"), null, "nothing created");
+      assert.deepEqual(await sessionIds(), sessionsBefore, "no session ended");
     });
   }
 });
@@ -320,6 +349,39 @@ describe("admin pages: managing users", () => {
     assert.equal(await user("delete_me"), null);
     const flash = deleted.cookies.find((c) => c.name === "strongroom_flash");
     assert.ok(flash);
+  });
+
+  it("end one user's sessions, flash the count, and report unknown users", async () => {
+    const target = await createTestUser(t, { username: "end_target" });
+    const first = await signIn(t, "end_target");
+    const second = await signIn(t, "end_target");
+    const ended = await post("/admin/users/end_target/sessions-end", admin, {
+      back: "/admin/users?query=end_",
+    });
+    assert.equal(ended.statusCode, 303, ended.body);
+    assert.equal(ended.headers.location, "/admin/users?query=end_");
+    assert.match(await flashShown(ended, admin), /Ended 2 sessions of end_target\./);
+    for (const session of [first, second])
+      assert.equal((await page("/", session)).statusCode, 303, "their session ended");
+    const left = await t.database.db
+      .selectFrom("sessions")
+      .select("id")
+      .where("user_id", "=", target.id)
+      .execute();
+    assert.deepEqual(left, []);
+    assert.equal((await page("/admin/users", admin)).statusCode, 200, "the admin stays in");
+    assert.equal((await page("/", member)).statusCode, 200, "others stay signed in");
+    const [event] = await t.database.db
+      .selectFrom("audit_events")
+      .select(["target", "details"])
+      .where("action", "=", "user.sessions-end")
+      .execute();
+    assert.deepEqual(event, { target: "end_target", details: '{"endedSessions":2}' });
+
+    const unknown = await post("/admin/users/nobody_here/sessions-end", admin, {});
+    assert.equal(unknown.statusCode, 404);
+    assert.match(unknown.body, /There is no such user\./);
+    assertNoInlineCode(unknown.body);
   });
 
   it("return to the list the admin came from, and only to it", async () => {
@@ -520,5 +582,47 @@ describe("audit page", () => {
 
     const forged = await page("/audit?cursor=not-a-cursor", auditor);
     assert.equal(forged.statusCode, 400);
+  });
+});
+
+// Last: it signs every other session out, those of this file's admin, auditor and member too
+// (they sign in again afterwards, for any test added below).
+describe("admin pages: signing everyone else out", () => {
+  after(async () => {
+    admin = await signIn(t, "page_admin");
+    auditor = await signIn(t, "page_auditor");
+    member = await signIn(t, "page_member");
+  });
+
+  it("is refused to an auditor (403), ending nothing", async () => {
+    const before = await sessionIds();
+    const refused = await post("/admin/sessions/end-all", auditor, {});
+    assert.equal(refused.statusCode, 403);
+    assert.deepEqual(await sessionIds(), before);
+  });
+
+  it("ends every session but the admin's own, and flashes the count", async () => {
+    const elsewhere = await signIn(t, "page_admin");
+    const others = (await sessionIds()).length - 1;
+    assert.ok(others >= 4, `sessions to end: ${others}`);
+    const ended = await post("/admin/sessions/end-all", admin, {});
+    assert.equal(ended.statusCode, 303, ended.body);
+    assert.equal(ended.headers.location, "/admin/users");
+    assert.match(
+      await flashShown(ended, admin),
+      new RegExp(`Ended ${others} sessions; yours stays signed in\\.`),
+    );
+    assert.equal((await sessionIds()).length, 1, "only the admin's own session is left");
+    for (const session of [elsewhere, auditor, member])
+      assert.equal((await page("/", session)).statusCode, 303, "signed out");
+    const [event] = await t.database.db
+      .selectFrom("audit_events")
+      .select(["actor_name", "details"])
+      .where("action", "=", "sessions.end-all")
+      .execute();
+    assert.deepEqual(event, {
+      actor_name: "page_admin",
+      details: JSON.stringify({ endedSessions: others }),
+    });
   });
 });

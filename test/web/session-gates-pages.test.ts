@@ -218,10 +218,11 @@ describe("step-up on pages", () => {
     assert.match(again.body, /stepped-value-42/);
   });
 
-  it("asks a stale admin to prove again before creating, changing or deleting accounts", async () => {
+  it("asks a stale admin to prove again before creating, changing or deleting accounts, or ending sessions", async () => {
     await createTestUser(t, { username: "page_admin", role: "admin" });
     await createTestUser(t, { username: "page_member" });
     const session = await signIn(t, "page_admin");
+    const memberSession = await signIn(t, "page_member");
     t.clock.advance(11 * MINUTE);
     const form = (url: string, fields: Record<string, string> = {}) =>
       t.app.inject({
@@ -238,6 +239,8 @@ describe("step-up on pages", () => {
       ["/admin/users/page_member/role", { role: "admin" }],
       ["/admin/users/page_member/disabled", { disabled: "true" }],
       ["/admin/users/page_member/delete", {}],
+      ["/admin/users/page_member/sessions-end", {}],
+      ["/admin/sessions/end-all", {}],
     ] as const) {
       const response = await form(url, fields);
       assert.equal(response.statusCode, 303, url);
@@ -249,6 +252,11 @@ describe("step-up on pages", () => {
       .where("username", "in", ["page_new", "page_member"])
       .execute();
     assert.deepEqual(users, [{ username: "page_member", role: "member", disabled_at: null }]);
+    const memberPage = await t.app.inject({
+      url: "/settings",
+      headers: { ...HTML, cookie: memberSession.cookie },
+    });
+    assert.equal(memberPage.statusCode, 200, "no session was ended");
 
     const list = await t.app.inject({
       url: "/admin/users",
