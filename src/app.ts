@@ -17,6 +17,7 @@ import { auditRoutes } from "./audit/index.js";
 import type { Config } from "./config/config.js";
 import type { DatabaseHandle } from "./db/database.js";
 import { registerAuthentication } from "./http/authentication.js";
+import { registerCallerRateLimit } from "./http/caller-rate-limit.js";
 import { registerCsrfProtection } from "./http/csrf.js";
 import {
   answerFrameworkError,
@@ -158,6 +159,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<F
     bearerAuthenticator(db, now, config.requireMfa),
     sessionAuthenticator(db, config, now),
   ]);
+  // After authentication, so the caller is known; before anything reads the body.
+  registerCallerRateLimit(app, {
+    throttle: deps.throttle,
+    requestsPerMinute: config.apiRateLimit,
+  });
   registerCsrfProtection(app, {
     publicOrigin: new URL(config.publicUrl).origin,
     allowLoopbackOrigins: config.env !== "production",

@@ -63,6 +63,8 @@ describe("crash safety: SIGKILL while writing", () => {
         MASTER_KEY: `k1:${randomBytes(32).toString("base64")}`,
         DATABASE_URL: databaseUrlOf(database.target),
         LOG_LEVEL: "warn",
+        // The writers go as fast as they can: the per-caller budget must not be what stops them.
+        API_RATE_LIMIT: "1000000",
       };
       let instance: Instance | null = null;
       try {

@@ -187,6 +187,7 @@ describe("configuration values", () => {
     assert.deepEqual(config.session, { idleMinutes: 30, absoluteHours: 12 });
     assert.equal(config.requireMfa, "none");
     assert.equal(config.reauthMinutes, 10);
+    assert.equal(config.apiRateLimit, 1200, "per caller per minute");
     assert.equal(config.database.kind, "sqlite");
     assert.equal(config.redisUrl, null);
     assert.equal(config.trustProxy, null);
@@ -217,6 +218,10 @@ describe("configuration values", () => {
     ["REQUIRE_MFA", "ADMINS "],
     ["REAUTH_MINUTES", "0"],
     ["REAUTH_MINUTES", "ten"],
+    ["API_RATE_LIMIT", "-1"],
+    ["API_RATE_LIMIT", "1.5"],
+    ["API_RATE_LIMIT", "1000001"],
+    ["API_RATE_LIMIT", "unlimited"],
   ] as const) {
     it(`refuses ${variable}=${JSON.stringify(value).slice(0, 30)} with a line naming it`, () => {
       refused(devEnv({ [variable]: value }), variable);

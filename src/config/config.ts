@@ -44,6 +44,11 @@ export interface Config {
    * account's own credentials without proving it again. Minutes.
    */
   reauthMinutes: number;
+  /**
+   * `API_RATE_LIMIT`: requests per minute each authenticated caller may make (an API token
+   * each; a user's browser sessions together); 0 turns the limit off.
+   */
+  apiRateLimit: number;
   /** Minimum password length in characters (NIST SP 800-63B-4: 15 for single-factor). */
   passwordMinLength: number;
   /** Argon2id cost; never below OWASP's m=19 MiB, t=2, p=1. */
@@ -188,6 +193,7 @@ const scalarSchema = z.object({
     .enum(["none", "admins", "all"], { error: "must be none, admins or all" })
     .default("none"),
   REAUTH_MINUTES: integer(1, 24 * 60).default(10),
+  API_RATE_LIMIT: integer(0, 1_000_000).default(1200),
   ALLOW_INSECURE_HTTP: flag.default(false),
   PASSWORD_MIN_LENGTH: integer(8, 1024).default(15),
   ARGON2_MEMORY_KIB: integer(19_456, 4_194_304).default(19_456),
@@ -348,6 +354,7 @@ export function resolveConfig(
     session: { idleMinutes: s.SESSION_IDLE_MINUTES, absoluteHours: s.SESSION_ABSOLUTE_HOURS },
     requireMfa: s.REQUIRE_MFA,
     reauthMinutes: s.REAUTH_MINUTES,
+    apiRateLimit: s.API_RATE_LIMIT,
     passwordMinLength: s.PASSWORD_MIN_LENGTH,
     argon2: {
       memoryKiB: s.ARGON2_MEMORY_KIB,

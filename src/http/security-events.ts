@@ -9,6 +9,7 @@ const MESSAGES: Record<SecurityEvent, string> = {
   "security.token_refused": "bearer token refused",
   "security.access_denied": "access denied",
   "security.csrf_refused": "CSRF check refused",
+  "security.rate_limited": "caller over its request budget",
 };
 
 /**

@@ -19,7 +19,8 @@ export interface FieldError {
 export type SecurityEvent =
   | "security.token_refused"
   | "security.access_denied"
-  | "security.csrf_refused";
+  | "security.csrf_refused"
+  | "security.rate_limited";
 
 export interface AppErrorOptions {
   detail?: string;

@@ -55,6 +55,11 @@ export async function createTestApp(
     mailer?: Mailer;
     /** Counters in this Redis instead of in memory. */
     redisUrl?: string;
+    /**
+     * The throttle store's key prefix: two apps given the same one (and the same Redis and
+     * `target`) are two instances of one deployment. Default: random, so apps never share.
+     */
+    throttleKeyPrefix?: string;
     /** Extra routes a test needs (registered before the app is ready). */
     routes?: (app: FastifyInstance) => void | Promise<void>;
   } = {},
@@ -85,7 +90,7 @@ export async function createTestApp(
   const throttle = createThrottleStore({
     redisUrl: options.redisUrl ?? null,
     logger,
-    keyPrefix: `test-${randomBytes(6).toString("hex")}`,
+    keyPrefix: options.throttleKeyPrefix ?? `test-${randomBytes(6).toString("hex")}`,
   });
   const app = await buildApp(config, {
     database,
