@@ -7,7 +7,10 @@
 //   - the level is 1 or 2 (Level 3 is out of scope);
 //   - the status is `met`, `not applicable` or `not met`;
 //   - a `met` row names at least one test file in backticks, and every repository path it
-//     names in backticks exists and is a test (`*.test.ts` or `*.test.tsx`).
+//     names in backticks exists and is a test (`*.test.ts` or `*.test.tsx`);
+//   - when the document has a summary table (rows `| V6 Authentication | 35 | 24 | 9 | 2 |`
+//     and `| **total** | … |`), each of its counts agrees with the rows of that chapter
+//     (a requirement's chapter is its first number), so the summary cannot go stale.
 // Paths are relative to the repository root (this script's parent directory), whatever the
 // document's location. Exit 0 when all holds, else 1 with one line per problem naming the
 // row; 2 for a usage error. Plain Node, no dependencies.
@@ -21,6 +24,8 @@ const REQUIREMENT_ID = /^\d+\.\d+\.\d+$/;
 /** A backticked repository path: relative, at least one directory, a file extension. */
 const REPO_PATH = /^[\w.-]+(?:\/[\w.-]+)+\.[A-Za-z0-9]+$/;
 const TEST_FILE = /\.test\.tsx?$/;
+/** A summary row's first cell: `V6 Authentication` (chapter 6), or `**total**`. */
+const SUMMARY_ROW = /^(?:V(\d+)\b.*|\*\*total\*\*)$/;
 
 /** The cells of a Markdown table row, `\|` kept as a literal bar. */
 function cellsOf(line) {
@@ -35,12 +40,20 @@ function cellsOf(line) {
 export function checkAsvsMap(text, { root = ROOT, name = "asvs.md" } = {}) {
   const problems = [];
   const counts = { met: 0, "not applicable": 0, "not met": 0 };
+  /** Per chapter number: [rows, met, not applicable, not met]. */
+  const chapters = new Map();
+  const summary = [];
   const seen = new Map();
   let rows = 0;
   text.split("\n").forEach((line, index) => {
     if (!line.trim().startsWith("|")) return;
     const cells = cellsOf(line);
     const id = cells[0];
+    const summaryOf = SUMMARY_ROW.exec(id);
+    if (summaryOf !== null) {
+      summary.push({ line: index + 1, chapter: summaryOf[1] ?? null, label: id, cells });
+      return;
+    }
     if (!REQUIREMENT_ID.test(id)) return;
     rows += 1;
     const where = `${name}:${index + 1}: row ${id}`;
@@ -60,6 +73,11 @@ export function checkAsvsMap(text, { root = ROOT, name = "asvs.md" } = {}) {
       return;
     }
     counts[status] += 1;
+    const chapter = id.split(".")[0];
+    const tally = chapters.get(chapter) ?? [0, 0, 0, 0];
+    tally[0] += 1;
+    tally[1 + ["met", "not applicable", "not met"].indexOf(status)] += 1;
+    chapters.set(chapter, tally);
     if (evidence === "") problem("has no evidence");
     if (status !== "met") return;
     const paths = [...evidence.matchAll(/`([^`]+)`/g)]
@@ -75,6 +93,18 @@ export function checkAsvsMap(text, { root = ROOT, name = "asvs.md" } = {}) {
     if (paths.length === 0) problem("is met but names no test file");
   });
   if (rows === 0) problems.push(`${name}: no requirement rows found`);
+  for (const { line, chapter, label, cells } of summary) {
+    const expected =
+      chapter === null
+        ? [rows, counts.met, counts["not applicable"], counts["not met"]]
+        : (chapters.get(chapter) ?? [0, 0, 0, 0]);
+    const stated = cells.slice(1).map((cell) => cell.replaceAll("*", ""));
+    if (stated.join(" | ") !== expected.join(" | "))
+      problems.push(
+        `${name}:${line}: summary ${label.replaceAll("*", "")} says ${stated.join(" | ")}, ` +
+          `the rows say ${expected.join(" | ")} (requirements | met | not applicable | not met)`,
+      );
+  }
   return { problems, counts, rows };
 }
 

@@ -76,6 +76,28 @@ describe("the ASVS map check (scripts/check-asvs.js)", () => {
     });
   }
 
+  it("checks a summary table against the rows, chapter by chapter and in total", () => {
+    const rows =
+      `${HEADER}${GOOD_ROW}| 6.3.3 | 2 | MFA required | not met | TOTP is optional |\n` +
+      "| 4.3.1 | 2 | GraphQL limits | not applicable | no GraphQL |\n";
+    const summary = (v6: string, total: string) =>
+      "| chapter | L1/L2 requirements | met | not applicable | not met |\n| --- | --- | --- | --- | --- |\n" +
+      `| V4 API and Web Service | 1 | 0 | 1 | 0 |\n| V6 Authentication | ${v6} |\n` +
+      `| **total** | ${total} |\n\n`;
+    const agreeing = check(summary("2 | 1 | 0 | 1", "**3** | **1** | **1** | **1**") + rows);
+    assert.equal(agreeing.status, 0, agreeing.stderr);
+    const stale = check(summary("2 | 2 | 0 | 0", "**3** | **2** | **1** | **0**") + rows);
+    assert.equal(stale.status, 1, stale.stdout);
+    assert.match(
+      stale.stderr,
+      /:4: summary V6 Authentication says 2 \| 2 \| 0 \| 0, the rows say 2 \| 1 \| 0 \| 1/,
+    );
+    assert.match(
+      stale.stderr,
+      /:5: summary total says 3 \| 2 \| 1 \| 0, the rows say 3 \| 1 \| 1 \| 1/,
+    );
+  });
+
   it("fails on a document with no requirement rows, and on a missing file", () => {
     assert.equal(check("# nothing here\n").status, 1);
     const missing = spawnSync(process.execPath, [SCRIPT, join(tmpdir(), "no-such-asvs.md")], {
