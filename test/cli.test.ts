@@ -114,6 +114,7 @@ describe("strongroom CLI", () => {
     assert.match(result.stdout, /PASS {2}headers:/);
     assert.match(result.stdout, /WARN {2}SECRET_KEY:/);
     assert.match(result.stdout, /PASS {2}two-factor: optional for everyone/);
+    assert.match(result.stdout, /PASS {2}hashing priority: Argon2id threads run at nice \+10/);
     assert.throws(() => statSync(join(cwd, "data", "secret_key")));
   });
 

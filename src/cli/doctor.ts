@@ -5,6 +5,7 @@ import { countAdministrators } from "../accounts/admin-actions.service.js";
 import { buildApp } from "../app.js";
 import type { Config } from "../config/config.js";
 import { resolveConfig } from "../config/config.js";
+import { ARGON2_NICE_INCREMENT, hashingPriorityLowered } from "../crypto/argon2-pool.js";
 import { openDatabase } from "../db/database.js";
 import { pendingMigrations } from "../db/migrate.js";
 import { describeDatabaseTarget } from "../db/url.js";
@@ -70,6 +71,14 @@ export async function runDoctor(env: NodeJS.ProcessEnv, cwd: string): Promise<Ch
   else add("pass", "mail", "SMTP configured");
   checkMetrics(config, add);
   checkSecondFactor(config, production, add);
+  const lowered = hashingPriorityLowered();
+  add(
+    lowered ? "pass" : "warn",
+    "hashing priority",
+    lowered
+      ? `Argon2id threads run at nice +${ARGON2_NICE_INCREMENT}, below request handling`
+      : "@napi-rs/nice (piscina's optional dependency) is missing: Argon2id runs at normal priority, so a flood of sign-ins slows every other request; reinstall without --omit=optional",
+  );
 
   await checkDatabaseAndHeaders(config, add);
   await checkRedis(config, add);

@@ -7,6 +7,7 @@ import {
   argon2TasksCompleted,
   argon2Verify,
   closeArgon2Pool,
+  hashingPriorityLowered,
 } from "./argon2-pool.js";
 
 const OPTIONS = {
@@ -53,4 +54,19 @@ test("a closed pool starts again on the next hash", async () => {
   assert.equal(argon2TasksCompleted(), 0);
   assert.match(await argon2Hash(new Uint8Array([2]), OPTIONS), /^\$argon2id\$/);
   await closeArgon2Pool();
+});
+
+test("says whether the hashing threads can be lowered, and no when @napi-rs/nice is missing", () => {
+  assert.equal(hashingPriorityLowered(), true, "installed here, as the lock file has it");
+  const missing = () => {
+    throw Object.assign(new Error("Cannot find module '@napi-rs/nice'"), {
+      code: "MODULE_NOT_FOUND",
+    });
+  };
+  assert.equal(hashingPriorityLowered(missing), false);
+  assert.equal(
+    hashingPriorityLowered(() => ({})),
+    false,
+    "a module without nice()",
+  );
 });

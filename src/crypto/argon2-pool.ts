@@ -12,6 +12,7 @@
  * The pool starts on first use, so a process that never hashes (most CLI commands, a server
  * nobody signs in to) holds no threads; idle threads beyond one are closed after a while.
  */
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 
@@ -55,6 +56,28 @@ export function argon2Verify(stored: string, password: Uint8Array): Promise<bool
 /** Argon2 tasks this process has completed on the pool (for tests: work really done). */
 export function argon2TasksCompleted(): number {
   return pool?.completed ?? 0;
+}
+
+/** Loads `@napi-rs/nice` as piscina's worker does: from where piscina itself is installed. */
+function loadNiceFromPiscina(): unknown {
+  const fromPiscina = createRequire(createRequire(import.meta.url).resolve("piscina"));
+  return fromPiscina("@napi-rs/nice");
+}
+
+/**
+ * Whether the hashing threads really run below the event loop. piscina lowers a thread's
+ * priority through its optional native dependency `@napi-rs/nice` and, when that is missing
+ * (a platform without a prebuilt binary, an install with `--omit=optional`), silently runs
+ * them at normal priority — a sign-in flood then slows every other request. `doctor` reports
+ * this; `load` is for tests.
+ */
+export function hashingPriorityLowered(load: () => unknown = loadNiceFromPiscina): boolean {
+  try {
+    const module = load() as { nice?: unknown } | null;
+    return typeof module?.nice === "function";
+  } catch {
+    return false;
+  }
 }
 
 /** Closes the pool's threads (a later hash starts a new pool). */
