@@ -278,6 +278,10 @@ describe("sqlmap finds no SQL injection", {
         // Thousands of probes with one session or token: past the per-caller budget every one
         // would be a 429 that never reaches the query sqlmap aims at.
         API_RATE_LIMIT: "1000000",
+        // sqlmap runs for minutes on a busy machine: past the default 10 the session would be
+        // answered 401 reauth-required on every step-up route, before the query sqlmap aims at
+        // (and the final reads of the aimed-at data would fail the same way).
+        REAUTH_MINUTES: "1440",
         LOG_LEVEL: "warn",
       };
       let instance: Instance | null = null;
