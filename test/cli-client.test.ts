@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { formatEnv, quoteForShell } from "../src/cli/client.commands.js";
 import { CLIENT_EXIT, createClient } from "../src/cli/client.js";
+import { decryptShare, parseShareFragment } from "../src/shares/share-crypto.js";
 import { createApiToken } from "../src/tokens/tokens.service.js";
 import { createVault } from "../src/vaults/vaults.service.js";
 import type { TestServer } from "./helpers/browser.js";
@@ -16,6 +17,9 @@ import { runCli, startCli } from "./helpers/process.js";
 
 const TRICKY = "it's $HOME and `id` and $(id)\nsecond line\\n \"quoted\"\n\ttab 'again'''\n";
 const UNICODE = "päss—wörd 🔐\nline two\n";
+/** What `share` prints: the link from the server's PUBLIC_URL, its id, and its key after "#". */
+const SHARE_LINK =
+  /^(http:\/\/127\.0\.0\.1:0\/s\/([A-Za-z0-9_-]{32}))#([A-Za-z0-9_-]{43}(?:\.p)?)\n$/;
 /** The API's largest page of secret names (`limit` max). */
 const API_PAGE_LIMIT = 200;
 
@@ -60,6 +64,81 @@ async function apiPut(
     },
   );
   assert.equal(response.status, 201, await response.text());
+}
+
+/**
+ * An HTTP forwarder in front of the test server that keeps every request it passes on, whole
+ * (method, path, headers, body): what the server was sent, to show a link's key never was.
+ */
+async function startRecordingProxy(): Promise<{
+  url: string;
+  requests: string[];
+  close(): Promise<void>;
+}> {
+  const requests: string[] = [];
+  const proxy = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks);
+      requests.push(
+        `${request.method} ${request.url}\n${JSON.stringify(request.headers)}\n${body.toString()}`,
+      );
+      const headers: Record<string, string> = {};
+      for (const name of ["authorization", "content-type", "accept", "if-match", "if-none-match"]) {
+        const value = request.headers[name];
+        if (typeof value === "string") headers[name] = value;
+      }
+      void fetch(`${server.url}${request.url}`, {
+        method: request.method ?? "GET",
+        headers,
+        body: body.length === 0 ? undefined : body,
+        redirect: "manual",
+      }).then(async (answer) => {
+        response.writeHead(answer.status, {
+          "content-type": answer.headers.get("content-type") ?? "text/plain",
+        });
+        response.end(Buffer.from(await answer.arrayBuffer()));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise((resolve) => proxy.close(() => resolve())),
+  };
+}
+
+/** Takes one view of a share link through the public API, as the link's page does. */
+async function openShare(
+  id: string,
+): Promise<{ status: number; ciphertext?: string; viewsLeft?: number; expiresAt?: string }> {
+  const response = await fetch(`${server.url}/api/v1/shares/${id}`);
+  const body = (await response.json()) as { ciphertext?: string; viewsLeft?: number };
+  return { status: response.status, ...body };
+}
+
+/** A link's id and key from `share`'s stdout, which must be that link and nothing else. */
+function parseLink(stdout: string): { url: string; id: string; fragment: string } {
+  const match = SHARE_LINK.exec(stdout);
+  assert.ok(match !== null, `one link on stdout: ${JSON.stringify(stdout)}`);
+  return { url: match[1] ?? "", id: match[2] ?? "", fragment: match[3] ?? "" };
+}
+
+async function decryptLink(
+  ciphertext: string | undefined,
+  fragment: string,
+  passphrase: string | null = null,
+): Promise<{ name: string; value: string }> {
+  const key = parseShareFragment(fragment);
+  assert.ok(key !== null && typeof ciphertext === "string");
+  return decryptShare(Buffer.from(ciphertext, "base64url"), key.linkKey, passphrase);
+}
+
+async function countShares(): Promise<number> {
+  const rows = await server.server.database.db.selectFrom("shares").select("id").execute();
+  return rows.length;
 }
 
 function assertOneLine(stderr: string, pattern: RegExp): void {
@@ -529,6 +608,170 @@ describe("strongroom client commands against a real server", () => {
     assert.match(running.stdout(), /got TERM/);
   });
 
+  it("share prints one link, whose key and value never reach the server, and which opens once", async () => {
+    const value = "share-me: it's $HOME ✓\nsecond line\n";
+    await apiPut("app", "SHARED", value);
+    const proxy = await startRecordingProxy();
+    try {
+      const made = await cli(["share", "app/SHARED"], { url: proxy.url });
+      assert.equal(made.code, 0, made.stderr);
+      const link = parseLink(made.stdout);
+      assert.ok(!link.fragment.endsWith(".p"));
+      assert.equal(made.stderr.split("\n").length, 2, `one line on stderr: ${made.stderr}`);
+      assert.match(made.stderr, /^link to app\/SHARED made: 1 view, expires /);
+      assert.match(made.stderr, new RegExp(`strongroom share revoke ${link.id}\n$`));
+      assert.ok(!made.stderr.includes(link.fragment), "the key only on stdout");
+
+      // The server was sent a reveal and a ciphertext: never the key, never the value.
+      assert.deepEqual(
+        proxy.requests.map((request) => request.split("\n")[0]),
+        ["GET /api/v1/vaults/app/secrets/SHARED", "POST /api/v1/vaults/app/secrets/SHARED/shares"],
+      );
+      const sent = proxy.requests.join("\n");
+      assert.ok(!sent.includes(link.fragment), "the key was sent");
+      assert.ok(!sent.includes("share-me"), "the value was sent");
+      assert.match(proxy.requests[1] ?? "", /"ciphertext":"[A-Za-z0-9_-]+"/);
+      assert.ok(!(proxy.requests[1] ?? "").includes("maxViews"), "the server's defaults apply");
+      // Nor is either anywhere in the database (the share's row, the audit log).
+      const db = server.server.database.db;
+      const stored = JSON.stringify([
+        await db.selectFrom("shares").selectAll().execute(),
+        await db.selectFrom("audit_events").selectAll().execute(),
+      ]);
+      assert.ok(!stored.includes(link.fragment));
+      assert.ok(!stored.includes("share-me"));
+
+      const first = await openShare(link.id);
+      assert.equal(first.status, 200);
+      assert.equal(first.viewsLeft, 0);
+      assert.deepEqual(await decryptLink(first.ciphertext, link.fragment), {
+        name: "SHARED",
+        value,
+      });
+      assert.equal((await openShare(link.id)).status, 404, "one view, then gone");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("share --views, --expires-in and --passphrase-stdin set the link's limits and passphrase", async () => {
+    const made = await cli(
+      ["share", "app/DB_PASSWORD", "--views", "2", "--expires-in", "60", "--passphrase-stdin"],
+      { stdin: "correct horse\n" },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const link = parseLink(made.stdout);
+    assert.ok(link.fragment.endsWith(".p"), "the link says a passphrase is needed");
+    assert.match(made.stderr, /2 views, expires .* UTC, passphrase needed/);
+
+    const first = await openShare(link.id);
+    assert.equal(first.viewsLeft, 1);
+    const expiresInMs = Date.parse(first.expiresAt ?? "") - Date.now();
+    assert.ok(expiresInMs > 55 * 60_000 && expiresInMs <= 60 * 60_000, String(expiresInMs));
+    // The newline that ends the passphrase's line is not part of it.
+    assert.deepEqual(await decryptLink(first.ciphertext, link.fragment, "correct horse"), {
+      name: "DB_PASSWORD",
+      value: "hunter2",
+    });
+    await assert.rejects(decryptLink(first.ciphertext, link.fragment, "correct horse\n"));
+    await assert.rejects(decryptLink(first.ciphertext, link.fragment, null));
+    assert.equal((await openShare(link.id)).viewsLeft, 0);
+    assert.equal((await openShare(link.id)).status, 404);
+
+    // `share create` is the same command, spelt out.
+    const spelt = await cli(["share", "create", "app/DB_PASSWORD"]);
+    assert.equal(spelt.code, 0, spelt.stderr);
+    parseLink(spelt.stdout);
+  });
+
+  it("share gives a credential as the web page does: indented JSON", async () => {
+    const login = { username: "deploy", password: "p@ss", url: "https://db.example.com" };
+    const response = await fetch(`${server.url}/api/v1/vaults/app/secrets/SHARED_LOGIN`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${writeToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ type: "credential", value: login }),
+    });
+    assert.equal(response.status, 201, await response.text());
+    const made = await cli(["share", "app/SHARED_LOGIN"]);
+    assert.equal(made.code, 0, made.stderr);
+    const link = parseLink(made.stdout);
+    const opened = await decryptLink((await openShare(link.id)).ciphertext, link.fragment);
+    assert.equal(opened.value, JSON.stringify(login, null, 2));
+  });
+
+  it("share refuses bad arguments before any request, and a read token or unknown secret without making a link", async () => {
+    const proxy = await startRecordingProxy();
+    try {
+      const before = await countShares();
+      for (const [args, pattern] of [
+        [["--views", "0"], /--views must be a whole number from 1 to 100, not "0"/],
+        [["--views", "101"], /--views must be a whole number from 1 to 100/],
+        [["--views=-1"], /--views must be a whole number from 1 to 100/],
+        [["--views", "1.5"], /--views must be a whole number/],
+        [["--views", "two"], /--views must be a whole number/],
+        [["--expires-in", "0"], /--expires-in must be a whole number from 1 to 10080/],
+        [["--expires-in", "10081"], /--expires-in must be a whole number from 1 to 10080/],
+        [["--expires-in", "1h"], /--expires-in must be a whole number/],
+      ] as const) {
+        const refused = await cli(["share", "app/DB_PASSWORD", ...args], { url: proxy.url });
+        assert.equal(refused.code, CLIENT_EXIT.usage, args.join(" "));
+        assertOneLine(refused.stderr, pattern);
+        assert.equal(refused.stdout, "");
+      }
+      const empty = await cli(["share", "app/DB_PASSWORD", "--passphrase-stdin"], {
+        url: proxy.url,
+        stdin: "\n",
+      });
+      assert.equal(empty.code, CLIENT_EXIT.usage);
+      assertOneLine(empty.stderr, /strongroom: share: the passphrase is empty/);
+      const badPath = await cli(["share", "DB_PASSWORD"], { url: proxy.url });
+      assert.equal(badPath.code, CLIENT_EXIT.usage);
+      assert.equal(proxy.requests.length, 0, "nothing was sent");
+
+      const readOnly = await cli(["share", "app/DB_PASSWORD"], {
+        url: proxy.url,
+        token: readToken,
+      });
+      assert.equal(readOnly.code, CLIENT_EXIT.forbidden);
+      assertOneLine(readOnly.stderr, /strongroom: share: not allowed/);
+      assert.equal(readOnly.stdout, "");
+
+      const unknown = await cli(["share", "app/NO_SUCH"], { url: proxy.url });
+      assert.equal(unknown.code, CLIENT_EXIT.notFound);
+      assertOneLine(unknown.stderr, /no such vault or secret/);
+      assert.equal(
+        proxy.requests.filter((request) => request.startsWith("POST")).length,
+        1,
+        "only the read token's attempt was posted, and refused",
+      );
+      assert.equal(await countShares(), before, "no link was made");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("share revoke takes a link's id or the whole link; it no longer opens", async () => {
+    const byId = parseLink((await cli(["share", "app/DB_PASSWORD", "--views", "5"])).stdout);
+    const revoked = await cli(["share", "revoke", byId.id]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal(revoked.stdout, "");
+    assert.equal(revoked.stderr, `revoked share link ${byId.id}\n`);
+    assert.equal((await openShare(byId.id)).status, 404);
+
+    const again = await cli(["share", "revoke", byId.id]);
+    assert.equal(again.code, CLIENT_EXIT.notFound);
+    assertOneLine(again.stderr, /strongroom: share revoke: no such share link/);
+
+    const byLink = parseLink((await cli(["share", "app/DB_PASSWORD"])).stdout);
+    const whole = await cli(["share", "revoke", `${byLink.url}#${byLink.fragment}`]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal((await openShare(byLink.id)).status, 404);
+
+    const malformed = await cli(["share", "revoke", "not-an-id"]);
+    assert.equal(malformed.code, CLIENT_EXIT.usage);
+    assertOneLine(malformed.stderr, /expected a share link's id/);
+  });
+
   it("maps refusals and failures to one line and their exit codes", async () => {
     const readOnly = await cli(["set", "app/NOPE"], { token: readToken, stdin: "x" });
     assert.equal(readOnly.code, CLIENT_EXIT.forbidden);
@@ -612,9 +855,18 @@ describe("strongroom client commands against a real server", () => {
   });
 
   it("--help works for every client command", async () => {
-    for (const command of ["get", "set", "list", "expiring", "export", "run"]) {
-      const result = await runCli([command, "--help"], {}, cwd);
-      assert.equal(result.code, 0, command);
+    for (const command of [
+      ["get"],
+      ["set"],
+      ["list"],
+      ["expiring"],
+      ["export"],
+      ["run"],
+      ["share", "create"],
+      ["share", "revoke"],
+    ]) {
+      const result = await runCli([...command, "--help"], {}, cwd);
+      assert.equal(result.code, 0, command.join(" "));
       assert.match(result.stdout, /Usage: strongroom/);
       assert.ok(!result.stdout.includes("--token <"), "--token is not offered");
     }

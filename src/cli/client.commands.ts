@@ -1,6 +1,7 @@
 /**
  * Client mode: `strongroom get | set | list | expiring | export | run`, talking to a Strongroom server over
- * its HTTP API as an API token.
+ * its HTTP API as an API token. `strongroom share` (share.commands.ts) is client mode too, with
+ * the same configuration, exit codes and messages, through the helpers exported here.
  *
  * Configuration: the server from `--url` or STRONGROOM_URL; the token from `--token-file PATH`
  * or STRONGROOM_TOKEN. The token is never accepted as a command-line argument (`--token` is
@@ -15,7 +16,7 @@
  * | 2    | usage or configuration error (missing URL or token, `--token`, bad args) |
  * | 3    | 401: the token is invalid, expired or revoked                            |
  * | 4    | 403: not allowed (e.g. a read token used to `set`)                       |
- * | 5    | 404: no such vault or secret (or not visible to this token)              |
+ * | 5    | 404: no such vault, secret or share link (or not visible to this token)  |
  * | 6    | 429: throttled; the message says when to retry                           |
  * | 7    | network failure: the server cannot be reached (or did not answer in 30s) |
  * | 8    | 412: `set --if-version N` found the secret at another version            |
@@ -50,7 +51,8 @@ const FETCH_CONCURRENCY = 4;
 /** Signals `run` passes on to CMD. */
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
-interface ConnectionOptions {
+/** The options every client command takes (see withConnectionOptions). */
+export interface ConnectionOptions {
   url?: string;
   tokenFile?: string;
   token?: string;
@@ -272,7 +274,8 @@ export function describeExpiry(expiresAt: string, nowMs: number): string {
   return `in ${Math.max(1, Math.floor(left / (ms as number)))} ${unit}`;
 }
 
-function withConnectionOptions(command: Command): Command {
+/** Adds `--url`, `--token-file` and the refused `--token` to a client command. */
+export function withConnectionOptions(command: Command): Command {
   return command
     .option("--url <url>", "the server's address (default: $STRONGROOM_URL)")
     .option("--token-file <path>", "read the API token from this file (default: $STRONGROOM_TOKEN)")
@@ -280,7 +283,7 @@ function withConnectionOptions(command: Command): Command {
 }
 
 /** Runs a command's body, turning any failure into one line on stderr and an exit code. */
-async function runAction(action: string, body: () => Promise<void>): Promise<void> {
+export async function runAction(action: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (error) {
@@ -308,7 +311,11 @@ function warn(action: string, message: string): void {
   process.stderr.write(`strongroom: ${action}: warning: ${message}\n`);
 }
 
-function connect(options: ConnectionOptions): StrongroomClient {
+/**
+ * The client for `options` (or the environment). Throws a usage ClientError for `--token` or
+ * a missing or malformed URL or token; warns when plain http crosses a network.
+ */
+export function connect(options: ConnectionOptions): StrongroomClient {
   if (options.token !== undefined)
     throw new ClientError(
       "--token is refused: arguments are visible to other users; set STRONGROOM_TOKEN or use --token-file PATH",
@@ -334,7 +341,8 @@ function versionOrExit(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-function secretPathOrExit(path: string): { vault: string; name: string } {
+/** `VAULT/NAME` split; a usage ClientError (exit 2) otherwise. */
+export function secretPathOrExit(path: string): { vault: string; name: string } {
   const parsed = parseSecretPath(path);
   if (parsed === null)
     throw new ClientError(

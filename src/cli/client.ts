@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { EXIT } from "./exit-codes.js";
 
 /**
- * Exit codes of the client commands (`get`, `set`, `list`, `export`, `run`), on top of the
+ * Exit codes of the client commands (`get`, `set`, `list`, `export`, `run`, `share`), on top of the
  * CLI's own 0/1/2. Documented at the top of client.commands.ts and in docs/cli.md.
  */
 export const CLIENT_EXIT = {
@@ -186,6 +186,32 @@ export interface StrongroomClient {
   listVaultSlugs(): Promise<string[]>;
   /** A vault's secrets that expire within `days` days (expired ones included). */
   listExpiring(vault: string, days: number): Promise<Array<{ name: string; expiresAt: string }>>;
+  /**
+   * Stores an already encrypted share link to secret `name` (`POST …/shares`); undefined
+   * limits take the server's defaults. The key is not an argument: it never leaves the client.
+   */
+  createShare(
+    vault: string,
+    name: string,
+    input: {
+      /** The format-1 ciphertext, base64url (src/shares/share-crypto.ts). */
+      ciphertext: string;
+      maxViews?: number | undefined;
+      expiresInMinutes?: number | undefined;
+    },
+  ): Promise<CreatedShareLink>;
+  /** Revokes share link `id` (`DELETE /api/v1/shares/{id}`); 404 names the link, not a secret. */
+  revokeShare(id: string): Promise<void>;
+}
+
+/** A new share link as `POST …/shares` answers (the fields the CLI uses). */
+export interface CreatedShareLink {
+  id: string;
+  /** The link without its key, from the server's PUBLIC_URL: `https://…/s/{id}`. */
+  url: string;
+  maxViews: number;
+  /** RFC 3339. */
+  expiresAt: string;
 }
 
 export function createClient(config: ClientConfig): StrongroomClient {
@@ -227,6 +253,8 @@ export function createClient(config: ClientConfig): StrongroomClient {
       }
     }
     if (response.ok) {
+      // 204 No Content (a revocation) says all it has to say with its status.
+      if (response.status === 204) return { status: 204, body: {} };
       if (body === null || typeof body !== "object")
         throw new ClientError(
           `${config.displayUrl} did not answer like a Strongroom server (is STRONGROOM_URL right?)`,
@@ -294,6 +322,47 @@ export function createClient(config: ClientConfig): StrongroomClient {
           ? [{ name: secret.name, expiresAt: secret.expiresAt }]
           : [],
       );
+    },
+
+    async createShare(vault, name, input) {
+      const { body } = (await request(`${secretsUrl(vault, name)}/shares`, {
+        method: "POST",
+        body: JSON.stringify({
+          ciphertext: input.ciphertext,
+          ...(input.maxViews === undefined ? {} : { maxViews: input.maxViews }),
+          ...(input.expiresInMinutes === undefined
+            ? {}
+            : { expiresInMinutes: input.expiresInMinutes }),
+        }),
+      })) as { body: { share?: Partial<CreatedShareLink> } };
+      const share = body.share ?? {};
+      if (
+        typeof share.id !== "string" ||
+        typeof share.url !== "string" ||
+        !/^https?:\/\//.test(share.url)
+      )
+        throw new ClientError("the server's answer has no link", CLIENT_EXIT.failure);
+      return {
+        id: share.id,
+        url: share.url,
+        maxViews: typeof share.maxViews === "number" ? share.maxViews : 0,
+        expiresAt: typeof share.expiresAt === "string" ? share.expiresAt : "",
+      };
+    },
+
+    async revokeShare(id) {
+      try {
+        await request(`${config.baseUrl}/api/v1/shares/${encodeURIComponent(id)}`, {
+          method: "DELETE",
+        });
+      } catch (error) {
+        if (error instanceof ClientError && error.exitCode === CLIENT_EXIT.notFound)
+          throw new ClientError(
+            "no such share link: it was used up, revoked, expired or never existed",
+            CLIENT_EXIT.notFound,
+          );
+        throw error;
+      }
     },
   };
 

@@ -43,6 +43,8 @@ describe("the strongroom command tree", () => {
       "list",
       "export",
       "run",
+      "share create",
+      "share revoke",
     ]) {
       assert.ok(paths.includes(expected), `strongroom ${expected}`);
     }

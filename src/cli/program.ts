@@ -37,6 +37,10 @@ const GROUPS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Regi
     names: ["get", "set", "list", "export", "run"],
     load: async () => (await import("./client.commands.js")).registerClientCommands,
   },
+  {
+    names: ["share"],
+    load: async () => (await import("./share.commands.js")).registerShareCommands,
+  },
 ];
 
 /**

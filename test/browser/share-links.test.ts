@@ -1,10 +1,15 @@
 // One-time share links in Debian's Chromium: an editor makes a link on the secret's share
 // page (encrypted in the browser), someone with no account opens it in a fresh context and
 // sees the value, and a second open fails; then the same with a passphrase. Loading the
-// link's page takes no view: only "Reveal" does.
+// link's page takes no view: only "Reveal" does. A link made by `strongroom share` (encrypted
+// in Node) opens in the page just the same.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { createApiToken } from "../../src/tokens/tokens.service.js";
 import type { TestServer } from "../helpers/browser.js";
 import {
   browserSuiteSkip,
@@ -15,6 +20,7 @@ import {
   signInThroughApi,
   startTestServer,
 } from "../helpers/browser.js";
+import { runCli } from "../helpers/process.js";
 
 const VALUE = "sk_live_e2e-share <b>&amp;</b> ✓";
 
@@ -23,11 +29,15 @@ describe("share links in Chromium", { skip: browserSuiteSkip() }, () => {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   let creator: Page;
+  /** A write token for the vault `shared`, for `strongroom share`. */
+  let token: string;
+  let cwd: string;
 
   before(async () => {
     server = await startTestServer();
     browser = await launchBrowser();
-    await createServerUser(server, { username: "sharer_e2e" });
+    const user = await createServerUser(server, { username: "sharer_e2e" });
+    cwd = mkdtempSync(join(tmpdir(), "strongroom-share-cli-"));
     const context = await newContext();
     const csrfToken = await signInThroughApi(context, server, "sharer_e2e");
     const api = (method: "POST" | "PUT", path: string, data: unknown) =>
@@ -43,8 +53,20 @@ describe("share links in Chromium", { skip: browserSuiteSkip() }, () => {
     );
     // A plain page: it accepts the revoke confirmation itself.
     creator = await context.newPage();
+    token = (
+      await createApiToken(server.server.database.db, {
+        userId: user.id,
+        username: user.username,
+        name: "share-cli",
+        scopes: [{ vault: "shared", permission: "write" }],
+        expiresInDays: 1,
+        now: new Date(),
+        address: "127.0.0.1",
+      })
+    ).token;
   });
   after(async () => {
+    if (cwd !== undefined) rmSync(cwd, { recursive: true, force: true });
     for (const context of contexts) await context.close();
     await browser?.close();
     await server?.stop();
@@ -133,6 +155,27 @@ describe("share links in Chromium", { skip: browserSuiteSkip() }, () => {
     await bare.page.getByRole("button", { name: "Reveal" }).click();
     await bare.page.getByText("Enter the passphrase").waitFor();
     assert.equal(await bare.page.locator("#share-value").textContent(), "");
+  });
+
+  it("opens a link made by `strongroom share` (encrypted in Node), with and without a passphrase", async () => {
+    for (const passphrase of [undefined, "correct horse battery"]) {
+      const made = await runCli(
+        ["share", "shared/STRIPE_KEY", ...(passphrase === undefined ? [] : ["--passphrase-stdin"])],
+        { STRONGROOM_URL: server.url, STRONGROOM_TOKEN: token },
+        cwd,
+        passphrase === undefined ? undefined : `${passphrase}\n`,
+      );
+      assert.equal(made.code, 0, made.stderr);
+      // The link carries PUBLIC_URL, which is the unknown port's placeholder here (see
+      // startTestServer): open its path and key on the server's real address.
+      const printed = new URL(made.stdout.trim());
+      assert.equal(printed.hash.endsWith(".p"), passphrase !== undefined);
+      const reader = await openLink(`${server.url}${printed.pathname}${printed.hash}`, passphrase);
+      assert.equal(await reader.page.locator("#share-value").textContent(), VALUE);
+      assert.equal(await reader.page.locator("#share-name").textContent(), "STRIPE_KEY");
+      assert.ok(await reader.page.getByText("This was the link's last view").isVisible());
+      assert.deepEqual(reader.pageErrors, []);
+    }
   });
 
   it("lists live links to the creator and revokes one without JavaScript", async () => {
