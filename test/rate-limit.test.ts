@@ -9,13 +9,13 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
-import { Redis } from "ioredis";
 import type { SignedIn } from "./helpers/accounts.js";
 import { asSession, createTestUser, GOOD_PASSWORD, signIn } from "./helpers/accounts.js";
 import type { TestApp } from "./helpers/app.js";
 import { createTestApp } from "./helpers/app.js";
 import type { TestDatabase } from "./helpers/databases.js";
 import { createTestDatabase } from "./helpers/databases.js";
+import { deleteRedisKeys } from "./helpers/redis-server.js";
 
 const REDIS_URL = process.env.TEST_REDIS_URL;
 const REDIS_SKIPPED =
@@ -221,18 +221,7 @@ describe("the per-caller budget shared through Redis", {
     await a?.close();
     await b?.close();
     await shared?.cleanup();
-    const redis = new Redis(REDIS_URL ?? "", { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await redis.connect();
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix}:*`, "COUNT", 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== "0");
-    } finally {
-      redis.disconnect();
-    }
+    await deleteRedisKeys(REDIS_URL ?? "", keyPrefix);
   });
 
   it("counts a token's requests on every instance against one budget", async () => {

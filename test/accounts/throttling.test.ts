@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it, mock } from "node:test";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
-import { Redis } from "ioredis";
 import { createUser } from "../../src/accounts/registration.service.js";
 import { generateTotpCode, TOTP_PARAMETERS } from "../../src/accounts/totp.js";
 import { buildApp } from "../../src/app.js";
@@ -35,6 +34,7 @@ import type { TestApp } from "../helpers/app.js";
 import { createTestApp, testEnv } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/databases.js";
 import { createTestDatabase } from "../helpers/databases.js";
+import { deleteRedisKeys } from "../helpers/redis-server.js";
 
 const REDIS_URL = process.env.TEST_REDIS_URL;
 const REDIS_SKIPPED =
@@ -542,18 +542,7 @@ describe("login throttling shared through Redis by two instances", {
     await database?.close();
     await shared?.cleanup();
     // Leave nothing behind in the shared Redis.
-    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await redis.connect();
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix}:*`, "COUNT", 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== "0");
-    } finally {
-      redis.disconnect();
-    }
+    await deleteRedisKeys(redisUrl, keyPrefix);
   });
 
   /** `count` failures for `username` from `from`, split over the instances as `split`. */

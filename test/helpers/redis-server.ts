@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
 
 /** A running private Redis server. */
 export interface TestRedisServer {
@@ -146,5 +147,21 @@ async function killAndWait(child: ChildProcess): Promise<void> {
     await exited;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Deletes every key under `keyPrefix:` in the Redis at `url`: what a test left in a shared one. */
+export async function deleteRedisKeys(url: string, keyPrefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix}:*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
   }
 }
