@@ -32,20 +32,28 @@ export const BACKUP_TABLES: readonly BackupTable[] = Object.freeze([
   { name: "api_tokens", key: ["id"] },
   { name: "audit_events", key: ["seq"] },
   { name: "shredded_secrets", key: ["secret_id"] },
-  { name: "shares", key: ["id"] },
 ]);
 
 /**
  * Tables a backup leaves out: live sign-in state (sessions, mailed reset links, unconfirmed
- * sign-ups). They are credentials in flight whose worth ends within hours; a restore empties
- * them, so everyone signs in again.
+ * sign-ups, passkey challenges) and one-time share links. They are credentials in flight
+ * whose worth ends within hours or days; a restore empties them, so everyone signs in again
+ * and asks for new links. A share link must never come back: one viewed or revoked since the
+ * backup was taken would open again.
  */
 export const TRANSIENT_TABLES: readonly (keyof Database)[] = Object.freeze([
   "sessions",
   "password_reset_tokens",
   "pending_registrations",
   "webauthn_challenges",
+  "shares",
 ]);
+
+/**
+ * Tables whose rows earlier backups carried and backups no longer do: a restore reads them,
+ * checks their count, and discards them (see {@link TRANSIENT_TABLES}).
+ */
+export const TABLES_NO_LONGER_BACKED_UP: ReadonlySet<string> = new Set(["shares"]);
 
 /**
  * Tables added after backups were first written: a backup from before one simply has none of

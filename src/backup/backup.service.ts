@@ -32,6 +32,7 @@ import {
   readShredLedger,
   syncIdentities,
   TABLES_ADDED_LATER,
+  TABLES_NO_LONGER_BACKED_UP,
   TRANSIENT_TABLES,
   tableColumns,
 } from "./backup.repository.js";
@@ -245,6 +246,8 @@ export interface RestoreResult {
   rows: number;
   /** Secrets in the backup that the shred ledger says were destroyed since: not restored. */
   dropped: number;
+  /** One-time share links an older backup carried: never restored (TRANSIENT_TABLES). */
+  sharesLeftOut: number;
   audit: AuditChainVerdict;
 }
 
@@ -291,7 +294,8 @@ export async function restoreBackup(
     const columns = await tableColumns(db);
     const ledger = await readShredLedger(db);
     const drop = new Set([...contents.shredded, ...ledger.map((row) => row.secret_id)]);
-    const total = Object.values(contents.counts).reduce((sum, n) => sum + n, 0);
+    const total = BACKUP_TABLES.reduce((sum, table) => sum + (contents.counts[table.name] ?? 0), 0);
+    const sharesLeftOut = contents.counts.shares ?? 0;
     let rows = 0;
     let dropped = 0;
     await db.transaction().execute(async (trx) => {
@@ -345,14 +349,14 @@ export async function restoreBackup(
           target: null,
           address: null,
           outcome: "success",
-          details: { backupCreatedAt: header.createdAt, rows, dropped },
+          details: { backupCreatedAt: header.createdAt, rows, dropped, sharesLeftOut },
         },
         options.now(),
       );
     });
     await migrateToLatest(db);
     await dialectOf(db).scrubDeletedData(db);
-    return { header, rows, dropped, audit: await verifyAuditChain(db) };
+    return { header, rows, dropped, sharesLeftOut, audit: await verifyAuditChain(db) };
   } finally {
     key.fill(0);
   }
@@ -414,7 +418,9 @@ async function describeContents(db: Db): Promise<string | null> {
 /**
  * Splits decrypted bytes into JSON lines and checks the body's structure as it goes: the
  * counts line first, rows of known tables in table order, the end line last and nothing
- * after it. `finish` checks the end was reached and the counts match; it returns them.
+ * after it. `finish` checks the end was reached and the counts match; it returns them. Rows
+ * of a table backups no longer carry ({@link TABLES_NO_LONGER_BACKED_UP}, from a backup
+ * written before) are counted against their count and not handed to `onRow`.
  */
 function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
   push(chunk: Buffer): void;
@@ -453,6 +459,14 @@ function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
       ended = true;
       return;
     }
+    if (typeof entry.t === "string" && TABLES_NO_LONGER_BACKED_UP.has(entry.t)) {
+      if (typeof entry.r !== "object" || entry.r === null || Array.isArray(entry.r)) {
+        throw damaged("a row is not an object");
+      }
+      seen[entry.t] = (seen[entry.t] ?? 0) + 1;
+      done += 1;
+      return;
+    }
     const index = BACKUP_TABLES.findIndex((table) => table.name === entry.t);
     const table = BACKUP_TABLES[index];
     if (table === undefined || index < tableIndex)
@@ -485,9 +499,10 @@ function createBodyReader(onRow: (table: BackupTable, row: TableRow) => void): {
     progress: () => ({ done, total }),
     finish() {
       if (bufferedBytes > 0 || !ended || counts === null) throw damaged("it ends early");
-      for (const table of BACKUP_TABLES) {
-        if ((seen[table.name] ?? 0) !== counts[table.name]) {
-          throw damaged(`the number of ${table.name} rows does not match`);
+      const tables = [...BACKUP_TABLES.map((table) => table.name), ...TABLES_NO_LONGER_BACKED_UP];
+      for (const table of tables) {
+        if ((seen[table] ?? 0) !== (counts[table] ?? 0)) {
+          throw damaged(`the number of ${table} rows does not match`);
         }
       }
       return counts;
@@ -507,6 +522,13 @@ function checkCounts(value: unknown): Record<string, number> | null {
     }
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return null;
     counts[table.name] = n;
+    named += 1;
+  }
+  for (const table of TABLES_NO_LONGER_BACKED_UP) {
+    const n = (value as Record<string, unknown>)[table];
+    if (n === undefined) continue;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return null;
+    counts[table] = n;
     named += 1;
   }
   return Object.keys(value).length === named ? counts : null;

@@ -128,6 +128,11 @@ export function registerBackupCommands(program: Command): void {
             );
           }
           process.stdout.write("sessions were not restored: everyone signs in again\n");
+          process.stdout.write(
+            result.sharesLeftOut > 0
+              ? `left out ${result.sharesLeftOut} one-time share link(s): share links are never restored\n`
+              : "share links are never restored: make new ones where needed\n",
+          );
           intact = result.audit.ok;
           process.stdout.write(
             result.audit.ok

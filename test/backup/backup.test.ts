@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,11 +12,18 @@ import {
   TRANSIENT_TABLES,
   tableColumns,
 } from "../../src/backup/backup.repository.js";
-import { createBackup, restoreBackup } from "../../src/backup/backup.service.js";
+import { createBackup, inspectBackup, restoreBackup } from "../../src/backup/backup.service.js";
 import type { BackupSecret } from "../../src/backup/backup-format.js";
-import { BackupError } from "../../src/backup/backup-format.js";
+import {
+  BackupError,
+  createBackupEncryptor,
+  deriveBackupKey,
+  encodeBackupPreamble,
+  newBackupHeader,
+} from "../../src/backup/backup-format.js";
 import type { DatabaseHandle } from "../../src/db/database.js";
 import { openDatabase } from "../../src/db/database.js";
+import { appliedMigrations } from "../../src/db/migrate.js";
 import type { Db } from "../../src/db/schema.js";
 import { SecretBytes } from "../../src/lib/secret-bytes.js";
 import type { SignedIn } from "../helpers/accounts.js";
@@ -69,6 +77,36 @@ for (const kind of testDatabaseTargets()) {
       const [current] = source.config.masterKeys;
       assert.ok(current);
       return `${current.id}:${current.key.reveal().toString("base64")}`;
+    };
+
+    /**
+     * Writes a backup file with exactly `lines` as its body (plus the end line), encrypted as
+     * createBackup does: for backups in a layout createBackup no longer writes.
+     */
+    const writeBackupFile = async (path: string, lines: unknown[]): Promise<void> => {
+      const header = newBackupHeader(secret, {
+        engine: kind.name === "postgres" ? "postgres" : "sqlite",
+        migrations: await appliedMigrations(source.database.db),
+        now: new Date(),
+      });
+      const encryptor = createBackupEncryptor(header, await deriveBackupKey(header, secret));
+      const body = [...lines, { end: true }]
+        .map((line) =>
+          JSON.stringify(line, function (this: Record<string, unknown>, key, value) {
+            const raw = this[key];
+            return Buffer.isBuffer(raw) ? { $b64: raw.toString("base64") } : value;
+          }),
+        )
+        .join("\n");
+      writeFileSync(
+        path,
+        Buffer.concat([
+          encodeBackupPreamble(header),
+          encryptor.update(Buffer.from(`${body}\n`)),
+          encryptor.final(),
+        ]),
+        { mode: 0o600 },
+      );
     };
 
     before(async () => {
@@ -230,6 +268,62 @@ for (const kind of testDatabaseTargets()) {
       // Sessions are not in backups: everyone signs in again after a restore.
       assert.equal((await db.selectFrom("sessions").select("id").execute()).length, 0);
       owner = await signIn(source, "owner_a");
+    });
+
+    it("never brings a one-time share link back: new backups leave them out, older ones' are dropped", async () => {
+      const link = await source.app.inject({
+        method: "POST",
+        url: "/api/v1/vaults/vault-a/secrets/API_KEY/shares",
+        headers: asSession(owner),
+        payload: { ciphertext: randomBytes(64).toString("base64url") },
+      });
+      assert.equal(link.statusCode, 201, link.body);
+      const shareId = String(link.json().share.id);
+      const shareRows = await source.database.db.selectFrom("shares").selectAll().execute();
+      assert.equal(shareRows.length, 1);
+
+      // A backup written now holds no share rows (and counts none).
+      const path = join(dir, `shares-${kind.name}.backup`);
+      await createBackup(source.database.db, path, { secret, actor: ACTOR, now: () => new Date() });
+      const contents = await inspectBackup(path, secret);
+      assert.equal(contents.counts.shares, undefined);
+
+      // A backup in the earlier layout, with the link's row after the other tables, still
+      // restores: its share rows are checked against their count and dropped.
+      const tables = await dump(source.database.db);
+      const counts = Object.fromEntries(
+        Object.entries(tables).map(([t, rows]) => [t, rows.length]),
+      );
+      const rows = [
+        ...Object.entries(tables).flatMap(([t, list]) => list.map((r) => ({ t, r }))),
+        ...shareRows.map((r) => ({ t: "shares", r })),
+      ];
+      const older = join(dir, `shares-older-${kind.name}.backup`);
+      await writeBackupFile(older, [{ counts: { ...counts, shares: 1 } }, ...rows]);
+      const target = await freshDatabase();
+      try {
+        const restored = await restoreBackup(target.db, older, {
+          secret,
+          keyring: source.config.masterKeys,
+          actor: ACTOR,
+          now: () => new Date(),
+        });
+        assert.equal(restored.sharesLeftOut, 1);
+        assert.equal(restored.audit.ok, true);
+        assert.deepEqual(await target.db.selectFrom("shares").select("id").execute(), []);
+        const restoredSecrets = await target.db.selectFrom("secrets").select("id").execute();
+        assert.equal(restoredSecrets.length, tables.secrets?.length, "everything else came back");
+      } finally {
+        await target.close();
+      }
+      // A share count that does not match the share rows is damage, as for any table.
+      const lying = join(dir, `shares-lying-${kind.name}.backup`);
+      await writeBackupFile(lying, [{ counts: { ...counts, shares: 2 } }, ...rows]);
+      await assert.rejects(inspectBackup(lying, secret), /number of shares rows does not match/);
+
+      // The link still works where it was made: only restores never bring links back.
+      const opened = await source.app.inject({ url: `/api/v1/shares/${shareId}` });
+      assert.equal(opened.statusCode, 200, opened.body);
     });
 
     it("refuses a database that is not empty without force, changing nothing", async () => {
