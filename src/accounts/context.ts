@@ -21,6 +21,7 @@ export type AccountsConfig = Pick<
   | "smtp"
   | "requireMfa"
   | "reauthMinutes"
+  | "totpDriftSteps"
 >;
 
 /**

@@ -72,6 +72,7 @@ export async function confirmTotpEnrolment(
   const result = verifyTotp(secret, input.code.replace(/\s+/g, ""), {
     lastUsedStep: user.totp_last_step,
     now: now.getTime(),
+    driftSteps: ctx.config.totpDriftSteps,
   });
   if (!result.ok) {
     await recordAuditEvent(

@@ -24,6 +24,7 @@ export async function verifySecondFactor(
     const result = verifyTotp(secret, trimmed, {
       lastUsedStep: user.totp_last_step,
       now: ctx.now().getTime(),
+      driftSteps: ctx.config.totpDriftSteps,
     });
     if (!result.ok) return null;
     return (await recordTotpStep(db, user.id, result.step)) ? "totp" : null;

@@ -112,6 +112,27 @@ describe("verifyTotp", () => {
     }
   });
 
+  it("with driftSteps 0 accepts the current step only; refuses a drift beyond the maximum", () => {
+    assert.deepEqual(
+      verifyTotp(secret, codeAt(NOW_STEP), { lastUsedStep: null, now: NOW, driftSteps: 0 }),
+      { ok: true, step: NOW_STEP },
+    );
+    for (const offset of [-1, 1]) {
+      const code = codeAt(NOW_STEP + offset);
+      if (code === codeAt(NOW_STEP)) continue;
+      assert.deepEqual(
+        verifyTotp(secret, code, { lastUsedStep: null, now: NOW, driftSteps: 0 }),
+        { ok: false },
+        `offset ${offset}`,
+      );
+    }
+    for (const driftSteps of [-1, 3, 0.5, Number.NaN])
+      assert.throws(
+        () => verifyTotp(secret, codeAt(NOW_STEP), { lastUsedStep: null, now: NOW, driftSteps }),
+        RangeError,
+      );
+  });
+
   it("treats `now` as milliseconds at step boundaries", () => {
     const boundary = NOW_STEP * STEP_MS;
     const code = codeAt(NOW_STEP);

@@ -13,8 +13,14 @@ export const TOTP_PARAMETERS = { algorithm: "SHA1", digits: 6, period: 30 } as c
 
 /** Secret size: 160 bits, the HMAC-SHA-1 output size recommended by RFC 4226 §4. */
 const SECRET_BYTES = 20;
-/** Steps of clock drift accepted either side of the server's step (RFC 6238 §5.2). */
-const DRIFT_STEPS = 1;
+/**
+ * Steps of clock drift accepted either side of the server's step by default (RFC 6238 §5.2):
+ * a phone a few seconds off, or a code typed as it changes, still works. `TOTP_DRIFT_STEPS=0`
+ * accepts the current step only (a code lives at most 30 s: ASVS 5.0 6.5.5).
+ */
+export const DEFAULT_TOTP_DRIFT_STEPS = 1;
+/** The most drift `TOTP_DRIFT_STEPS` may allow: ±2 steps, a code alive for 2½ minutes. */
+export const MAX_TOTP_DRIFT_STEPS = 2;
 /** Exactly six ASCII digits; `\d` is avoided so no other script's digits slip in. */
 const CODE_FORMAT = /^[0-9]{6}$/;
 /** QR module size and quiet zone, in SVG user units (pixels): a 4-module margin per ISO 18004. */
@@ -49,8 +55,9 @@ export function createTotpEnrolment(account: string, issuer: string): TotpEnrolm
 }
 
 /**
- * Checks a 6-digit code at time `options.now` (ms since the epoch), accepting one step of
- * clock drift either way. Refuses replay: a code whose step is ≤ `options.lastUsedStep` is
+ * Checks a 6-digit code at time `options.now` (ms since the epoch), accepting
+ * `options.driftSteps` steps of clock drift either way (default
+ * {@link DEFAULT_TOTP_DRIFT_STEPS}). Refuses replay: a code whose step is ≤ `options.lastUsedStep` is
  * refused, so each code (and any earlier one) works once; store the returned `step`. Anything
  * but exactly six ASCII digits is refused before any HMAC is computed. Throws `TypeError` if
  * `now` is not a finite number or the stored secret is not base32 (the message never
@@ -59,16 +66,19 @@ export function createTotpEnrolment(account: string, issuer: string): TotpEnrolm
 export function verifyTotp(
   secret: string,
   code: string,
-  options: { lastUsedStep: number | null; now: number },
+  options: { lastUsedStep: number | null; now: number; driftSteps?: number },
 ): TotpVerification {
   if (!Number.isFinite(options.now)) throw new TypeError("now must be a finite number");
+  const drift = options.driftSteps ?? DEFAULT_TOTP_DRIFT_STEPS;
+  if (!Number.isSafeInteger(drift) || drift < 0 || drift > MAX_TOTP_DRIFT_STEPS)
+    throw new RangeError(`driftSteps must be an integer from 0 to ${MAX_TOTP_DRIFT_STEPS}`);
   if (!CODE_FORMAT.test(code)) return { ok: false };
   const key = parseSecret(secret);
   const currentStep = Math.floor(options.now / 1000 / TOTP_PARAMETERS.period);
   let matchedStep: number | null = null;
   // Every candidate is computed and compared in constant time, with no early exit, so the
   // response time does not tell an attacker which step (if any) a guess matched.
-  for (let step = currentStep - DRIFT_STEPS; step <= currentStep + DRIFT_STEPS; step += 1) {
+  for (let step = currentStep - drift; step <= currentStep + drift; step += 1) {
     const expected = generateAtStep(key, step);
     const matches = constantTimeEqual(code, expected);
     const fresh = options.lastUsedStep === null || step > options.lastUsedStep;

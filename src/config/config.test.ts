@@ -188,6 +188,7 @@ describe("configuration values", () => {
     assert.equal(config.requireMfa, "none");
     assert.equal(config.reauthMinutes, 10);
     assert.equal(config.apiRateLimit, 1200, "per caller per minute");
+    assert.equal(config.totpDriftSteps, 1);
     assert.equal(config.database.kind, "sqlite");
     assert.equal(config.redisUrl, null);
     assert.equal(config.trustProxy, null);
@@ -222,6 +223,8 @@ describe("configuration values", () => {
     ["API_RATE_LIMIT", "1.5"],
     ["API_RATE_LIMIT", "1000001"],
     ["API_RATE_LIMIT", "unlimited"],
+    ["TOTP_DRIFT_STEPS", "3"],
+    ["TOTP_DRIFT_STEPS", "-1"],
   ] as const) {
     it(`refuses ${variable}=${JSON.stringify(value).slice(0, 30)} with a line naming it`, () => {
       refused(devEnv({ [variable]: value }), variable);

@@ -49,6 +49,11 @@ export interface Config {
    * each; a user's browser sessions together); 0 turns the limit off.
    */
   apiRateLimit: number;
+  /**
+   * `TOTP_DRIFT_STEPS`: 30-second steps of clock drift a TOTP code may have either way (0–2);
+   * 0 accepts the current step only.
+   */
+  totpDriftSteps: number;
   /** Minimum password length in characters (NIST SP 800-63B-4: 15 for single-factor). */
   passwordMinLength: number;
   /** Argon2id cost; never below OWASP's m=19 MiB, t=2, p=1. */
@@ -194,6 +199,7 @@ const scalarSchema = z.object({
     .default("none"),
   REAUTH_MINUTES: integer(1, 24 * 60).default(10),
   API_RATE_LIMIT: integer(0, 1_000_000).default(1200),
+  TOTP_DRIFT_STEPS: integer(0, 2).default(1),
   ALLOW_INSECURE_HTTP: flag.default(false),
   PASSWORD_MIN_LENGTH: integer(8, 1024).default(15),
   ARGON2_MEMORY_KIB: integer(19_456, 4_194_304).default(19_456),
@@ -355,6 +361,7 @@ export function resolveConfig(
     requireMfa: s.REQUIRE_MFA,
     reauthMinutes: s.REAUTH_MINUTES,
     apiRateLimit: s.API_RATE_LIMIT,
+    totpDriftSteps: s.TOTP_DRIFT_STEPS,
     passwordMinLength: s.PASSWORD_MIN_LENGTH,
     argon2: {
       memoryKiB: s.ARGON2_MEMORY_KIB,

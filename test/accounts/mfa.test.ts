@@ -206,3 +206,52 @@ describe("two-factor authentication", () => {
     );
   });
 });
+
+describe("TOTP_DRIFT_STEPS=0", () => {
+  let strict: TestApp;
+  before(async () => {
+    strict = await createTestApp({ env: { TOTP_DRIFT_STEPS: "0" } });
+  });
+  after(async () => {
+    await strict.close();
+  });
+
+  it("accepts a code only in its own 30-second step, at enrolment and at sign-in", async () => {
+    await createTestUser(strict, { username: "strict_totp" });
+    const session = await signIn(strict, "strict_totp");
+    const start = await strict.app.inject({
+      method: "POST",
+      url: "/api/v1/me/mfa/totp",
+      headers: asSession(session),
+    });
+    assert.equal(start.statusCode, 200, start.body);
+    const { secret } = JSON.parse(start.body) as { secret: string };
+    const at = (offsetSteps: number) =>
+      generateTotpCode(secret, strict.clock.now().getTime() + offsetSteps * 30_000);
+    const confirm = (code: string) =>
+      strict.app.inject({
+        method: "POST",
+        url: "/api/v1/me/mfa/totp/confirm",
+        headers: asSession(session),
+        payload: { code },
+      });
+    if (at(-1) !== at(0))
+      assert.equal((await confirm(at(-1))).statusCode, 401, "last step's code is refused");
+    assert.equal((await confirm(at(0))).statusCode, 200);
+
+    strict.clock.advance(60_000);
+    const signInWith = (totp: string) =>
+      strict.app.inject({
+        method: "POST",
+        url: "/api/v1/auth/login",
+        payload: { username: "strict_totp", password: GOOD_PASSWORD, totp },
+      });
+    for (const offset of [-1, 1]) {
+      if (at(offset) === at(0)) continue;
+      const refused = await signInWith(at(offset));
+      assert.equal(refused.statusCode, 401, `a code ${offset} step(s) away`);
+      assert.match(JSON.parse(refused.body).type, /mfa-required$/);
+    }
+    assert.equal((await signInWith(at(0))).statusCode, 200, "the current step's code");
+  });
+});
