@@ -113,7 +113,10 @@ describe("strongroom CLI", () => {
     assert.match(result.stdout, /PASS {2}database:/);
     assert.match(result.stdout, /PASS {2}headers:/);
     assert.match(result.stdout, /WARN {2}SECRET_KEY:/);
-    assert.match(result.stdout, /PASS {2}two-factor: optional for everyone/);
+    assert.match(
+      result.stdout,
+      /PASS {2}two-factor: optional for everyone.*TOTP codes accepted ±1 step$/m,
+    );
     assert.match(result.stdout, /PASS {2}hashing priority: Argon2id threads run at nice \+10/);
     assert.throws(() => statSync(join(cwd, "data", "secret_key")));
   });

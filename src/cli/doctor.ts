@@ -92,7 +92,10 @@ type Add = (status: CheckStatus, name: string, message: string) => void;
  * worth a warning (they manage every account); anything stricter passes.
  */
 function checkSecondFactor(config: Config, production: boolean, add: Add): void {
-  const stepUp = `re-authentication after ${config.reauthMinutes} min`;
+  const drift = config.totpDriftSteps;
+  const stepUp =
+    `re-authentication after ${config.reauthMinutes} min; TOTP codes accepted ` +
+    (drift === 0 ? "in their own 30 s step only" : `±${drift} step${drift === 1 ? "" : "s"}`);
   if (config.requireMfa === "none")
     add(
       production ? "warn" : "pass",
