@@ -49,6 +49,52 @@ describe("configuration in production", () => {
     assert.deepEqual(warnings, []);
   });
 
+  it("refuses default passwords in DATABASE_URL, REDIS_URL and SMTP_URL, never echoing them", () => {
+    for (const [variable, url] of [
+      ["DATABASE_URL", "postgres://strongroom:postgres@db.internal:5432/strongroom"],
+      ["DATABASE_URL", "postgres://app:App@db.internal/strongroom"],
+      ["REDIS_URL", "redis://default:ChangeMe@cache.internal:6379"],
+      ["REDIS_URL", "rediss://guest:guest@cache.internal:6380"],
+      ["SMTP_URL", "smtps://vault:password@mail.example.com"],
+      ["SMTP_URL", "smtp://vault:p%61ssword@mail.example.com"],
+    ] as const) {
+      const line = refused(
+        productionEnv({
+          [variable]: url,
+          ...(variable === "SMTP_URL" ? { MAIL_FROM: "v@x.io" } : {}),
+        }),
+        variable,
+      );
+      assert.match(line, /password/, url);
+      const secret = decodeURIComponent(new URL(url).password);
+      assert.ok(!line.includes(`:${secret}@`) && !line.includes(url), `${line} echoes ${url}`);
+    }
+    const strong = randomBytes(24).toString("base64url");
+    const { warnings } = loadConfig(
+      productionEnv({
+        DATABASE_URL: `postgres://strongroom:${strong}@db.internal:5432/strongroom`,
+        REDIS_URL: "redis://cache.internal:6379",
+        SMTP_URL: `smtps://vault:${strong}@mail.example.com`,
+        MAIL_FROM: "vault@example.com",
+      }),
+      tempDir(),
+    );
+    assert.deepEqual(warnings, [], "strong or absent passwords pass");
+    const dev = loadConfig(
+      {
+        NODE_ENV: "development",
+        SECRET_KEY: strongKey(),
+        MASTER_KEY: `k1:${strongKey()}`,
+        DATABASE_URL: "postgres://postgres:postgres@127.0.0.1:5432/dev",
+      },
+      tempDir(),
+    );
+    assert.ok(
+      dev.warnings.some((w) => w.variable === "DATABASE_URL" && /default password/.test(w.message)),
+      "development only warns",
+    );
+  });
+
   it("refuses a missing SECRET_KEY", () => {
     assert.match(
       refused(productionEnv({ SECRET_KEY: undefined }), "SECRET_KEY"),

@@ -7,6 +7,7 @@ import type { SecretBytes } from "../lib/secret-bytes.js";
 import type { MasterKey } from "./keys.js";
 import { resolveMetricsToken } from "./metrics-token.js";
 import { resolveKeys } from "./resolve-keys.js";
+import { defaultServiceCredential } from "./service-credentials.js";
 import type { ValueSource } from "./sources.js";
 import { readRawSettings } from "./sources.js";
 
@@ -323,6 +324,13 @@ export function resolveConfig(
       );
   } else if (s.DEBUG && s.NODE_ENV === "development") {
     warn("DEBUG", "on: error responses include internal details");
+  }
+  // Default passwords of the services: refused in production, a warning elsewhere (a
+  // development database with postgres:postgres is common and harmless on a laptop).
+  for (const variable of ["DATABASE_URL", "REDIS_URL", "SMTP_URL"] as const) {
+    const url = raw.values.get(variable);
+    const reason = url === undefined ? null : defaultServiceCredential(url);
+    if (reason !== null) (production ? error : warn)(variable, reason);
   }
   if (s.SMTP_URL !== undefined && s.MAIL_FROM === undefined)
     error("MAIL_FROM", "is required when SMTP_URL is set");
