@@ -64,10 +64,11 @@ describe("strongroom audit verify", () => {
         .execute();
     });
     const edited = await runCli(["audit", "verify"], env, cwd);
-    assert.equal(edited.code, 1);
+    assert.equal(edited.code, 1, edited.stderr);
     assert.equal(
       edited.stdout,
       `audit chain broken at event #${third.seq} (${third.id}): its hash does not match its contents: the event or its hash was altered\n`,
+      `stderr: ${edited.stderr}`,
     );
 
     await withDatabase(cwd, async (db) => {
@@ -79,7 +80,7 @@ describe("strongroom audit verify", () => {
       await swapSeq(db, second, third);
     });
     const reordered = await runCli(["audit", "verify"], env, cwd);
-    assert.equal(reordered.code, 1);
+    assert.equal(reordered.code, 1, reordered.stderr);
     assert.match(
       reordered.stdout,
       new RegExp(`^audit chain broken at event #${second.seq} \\(${third.id}\\): .*reordered`),

@@ -35,8 +35,11 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv, cwd: string): R
     err += chunk.toString();
     for (const wake of waiters) wake();
   });
+  // "close", not "exit": "exit" can come before the last of stdout and stderr has been read
+  // from the pipes, and a caller would then see the exit code without the output (CI once
+  // saw `audit verify` exit 1 with an empty stdout that way, on a loaded machine).
   const exited = new Promise<number | string>((resolve) => {
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+    child.on("close", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
   return {
     child,

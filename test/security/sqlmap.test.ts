@@ -214,7 +214,8 @@ function runSqlmap(target: Target, outputDir: string, home: string): Promise<str
       );
     }, TARGET_TIMEOUT_MS);
     child.on("error", reject);
-    child.on("exit", () => {
+    // "close": every byte of sqlmap's report read (see test/helpers/process.ts).
+    child.on("close", () => {
       clearTimeout(timer);
       resolve(output);
     });

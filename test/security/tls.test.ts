@@ -70,7 +70,8 @@ function runTestssl(target: string, jsonFile: string): Promise<{ code: number; o
       output += chunk.toString();
     });
     child.on("error", reject);
-    child.on("exit", (code) => resolve({ code: code ?? -1, output }));
+    // "close": every byte of output read (see test/helpers/process.ts).
+    child.on("close", (code) => resolve({ code: code ?? -1, output }));
   });
 }
 
