@@ -1,10 +1,11 @@
 /**
  * Opening the database: the one `Kysely<Database>` of a process, on SQLite or PostgreSQL.
  */
-import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, type LogEvent, SqliteDialect, sql } from "kysely";
 import type { Pool } from "pg";
 import { type Dialect, postgresDialect, sqliteDialect } from "./dialect.js";
 import { createPostgresPool } from "./postgres.js";
+import { OwnSchemaPostgresDialect } from "./postgres-introspector.js";
 import type { Database } from "./schema.js";
 import { openSqliteFile } from "./sqlite.js";
 import { type DatabaseTarget, describeDatabaseTarget } from "./url.js";
@@ -120,7 +121,7 @@ function createKysely(
     max: target.poolMax,
     onError: options.onConnectionError ?? noop,
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+  const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }), log });
   return { db, dialect: postgresDialect, pool };
 }
 

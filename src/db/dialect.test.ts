@@ -105,17 +105,3 @@ describe("postgresDialect.isConnectionError", () => {
     }
   });
 });
-
-describe("Dialect.isSchemaVanished", () => {
-  it("on PostgreSQL: invalid_schema_name (3F000) and undefined_table (42P01), wrapped or not; nothing else", () => {
-    for (const code of ["3F000", "42P01"])
-      for (const error of wrapped(driverError(code)))
-        assert.equal(postgresDialect.isSchemaVanished(error), true, code);
-    for (const code of ["42501", "40001", "57P01", "08006"])
-      assert.equal(postgresDialect.isSchemaVanished(driverError(code)), false, code);
-  });
-
-  it("on SQLite: never (one file, no schemas to lose)", () => {
-    assert.equal(sqliteDialect.isSchemaVanished(driverError("3F000")), false);
-  });
-});

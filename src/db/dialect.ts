@@ -29,17 +29,8 @@ export interface Dialect {
    */
   isRetryableTransactionError(err: unknown): boolean;
   /**
-   * True when `err` says a schema, or a table in it, vanished while a catalog query ran:
-   * PostgreSQL's introspection (Kysely's migrator lists the tables of every schema it may use,
-   * calling `pg_get_serial_sequence` on each) fails with `invalid_schema_name` or
-   * `undefined_table` (`relation "other.vaults" does not exist`) when someone else drops an
-   * unrelated schema meanwhile. Such a query changed nothing and can simply run again; the
-   * caller asks only about failures before anything ran. Never true on SQLite.
-   */
-  isSchemaVanished(err: unknown): boolean;
-  /**
    * Every table of the schema Strongroom works in (PostgreSQL: `current_schema()` only, not
-   * every schema of the database, unlike Kysely's introspection) with its column names.
+   * every schema of the database) with its column names.
    */
   tableColumns<DB>(db: Kysely<DB>): Promise<Map<string, Set<string>>>;
   /**
@@ -182,7 +173,6 @@ export const sqliteDialect: Dialect = {
       "SQLITE_FULL",
     ]),
   isRetryableTransactionError: (err) => hasCode(err, ["SQLITE_BUSY_SNAPSHOT"]),
-  isSchemaVanished: () => false,
   async tableColumns(db) {
     const { rows } = await sql<ColumnRow>`select m.name as table_name, p.name as column_name
       from sqlite_master m join pragma_table_info(m.name) p
@@ -223,7 +213,6 @@ export const postgresDialect: Dialect = {
     hasCode(err, POSTGRES_UNAVAILABLE_CODES) ||
     errorMessages(err).some((message) => POSTGRES_UNAVAILABLE_MESSAGES.test(message)),
   isRetryableTransactionError: (err) => hasCode(err, ["40001", "40P01"]),
-  isSchemaVanished: (err) => hasCode(err, ["3F000", "42P01"]),
   async tableColumns(db) {
     const { rows } = await sql<ColumnRow>`select table_name, column_name
       from information_schema.columns where table_schema = current_schema()`.execute(db);

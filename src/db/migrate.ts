@@ -4,13 +4,7 @@
  * `Dialect.withMigrationLock`), so many instances may start at once, and a failed migration
  * is rolled back rather than left half-applied.
  */
-import {
-  DEFAULT_MIGRATION_TABLE,
-  type Kysely,
-  type MigrationResultSet,
-  Migrator,
-  sql,
-} from "kysely";
+import { DEFAULT_MIGRATION_TABLE, type Kysely, Migrator, sql } from "kysely";
 import { dialectOf } from "./dialect.js";
 import { migrationProvider, migrations } from "./migrations/index.js";
 
@@ -47,7 +41,7 @@ export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<{ applied: st
   const migrator = await createMigrator(db);
   const dialect = dialectOf(db);
   return dialect.withMigrationLock(db, async () => {
-    const { error, results = [] } = await runMigrator(dialect, () => migrator.migrateToLatest());
+    const { error, results = [] } = await migrator.migrateToLatest();
     if (error === undefined) return { applied: results.map((result) => result.migrationName) };
     const failed = results.find((result) => result.status === "Error")?.migrationName;
     const reason = error instanceof Error ? error.message : String(error);
@@ -61,33 +55,6 @@ export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<{ applied: st
   });
 }
 
-/**
- * Runs a Kysely migrator call, again (up to three times in all) when it failed before
- * anything ran because another schema vanished while it listed every schema's tables (see
- * `Dialect.isSchemaVanished`): that failure says nothing about our own schema.
- */
-async function runMigrator(
-  dialect: ReturnType<typeof dialectOf>,
-  run: () => Promise<MigrationResultSet>,
-): Promise<MigrationResultSet> {
-  let outcome = await run();
-  for (let attempt = 1; attempt < 3 && isVanishedSchema(dialect, outcome); attempt++) {
-    outcome = await run();
-  }
-  return outcome;
-}
-
-function isVanishedSchema(
-  dialect: ReturnType<typeof dialectOf>,
-  outcome: MigrationResultSet,
-): boolean {
-  return (
-    outcome.error !== undefined &&
-    (outcome.results ?? []).length === 0 &&
-    dialect.isSchemaVanished(outcome.error)
-  );
-}
-
 /** Names of the migrations not yet applied to `db`, in the order they would run. */
 export async function pendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
   const applied = new Set(await appliedMigrations(db));
@@ -96,9 +63,7 @@ export async function pendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
 
 /**
  * Names of the migrations applied to `db`, in the order they ran, read from Kysely's
- * bookkeeping table in our own schema. (Kysely's own `getMigrations` lists the tables of
- * every schema in the database first, which is slower and fails when another schema is
- * dropped meanwhile.)
+ * bookkeeping table in our own schema, without the migrator's bookkeeping round trips.
  */
 export async function appliedMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
   const tables = await dialectOf(db).tableColumns(db);
@@ -133,7 +98,7 @@ export async function migrateUpTo<DB>(db: Kysely<DB>, name: string): Promise<voi
   const migrator = await createMigrator(db);
   const dialect = dialectOf(db);
   await dialect.withMigrationLock(db, async () => {
-    const { error, results = [] } = await runMigrator(dialect, () => migrator.migrateTo(name));
+    const { error, results = [] } = await migrator.migrateTo(name);
     if (error === undefined) return;
     const failed = results.find((result) => result.status === "Error")?.migrationName;
     const reason = error instanceof Error ? error.message : String(error);
