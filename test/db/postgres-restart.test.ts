@@ -201,7 +201,10 @@ describe("a PostgreSQL restart under a running server", {
         if (rows.length > 0) break;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      await cluster.stop();
+      // Immediate, not fast: a fast shutdown ends the sessions one by one, and when the lock
+      // holder goes first, the waiting write gets the row and may commit before its own
+      // session ends (CI saw it answer 200). An immediate stop releases no lock on the way.
+      await cluster.stop("immediate");
       assertUnavailable(await inFlight, "the write in flight");
     } finally {
       await other.end().catch(() => {});
