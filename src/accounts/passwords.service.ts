@@ -8,6 +8,7 @@ import { emailKey } from "./accounts.schema.js";
 import type { AccountsConfig, AccountsContext, RequestOrigin } from "./context.js";
 import { addMinutes } from "./context.js";
 import { invalidCredentials, invalidLink, mailUnavailable, tooManyAttempts } from "./errors.js";
+import { mailedLink } from "./mailed-link.js";
 import { checkPassword } from "./password-policy.js";
 import type { SessionRow } from "./sessions.repository.js";
 import { deleteUserSessions } from "./sessions.repository.js";
@@ -190,7 +191,7 @@ export async function requestPasswordReset(
   const message = {
     to: user.email,
     subject: "Reset your Strongroom password",
-    text: `A password reset was requested for ${user.username}.\n\nChoose a new password within ${RESET_LINK_MINUTES} minutes:\n${ctx.config.publicUrl}/reset-password?token=${token}\n\nIf you did not ask for this, ignore this message; your password is unchanged.`,
+    text: `A password reset was requested for ${user.username}.\n\nChoose a new password within ${RESET_LINK_MINUTES} minutes:\n${mailedLink(ctx.config.publicUrl, "/reset-password", token)}\n\nIf the page asks for a code, it is: ${token}\n\nIf you did not ask for this, ignore this message; your password is unchanged.`,
   };
   setImmediate(() => {
     ctx.mailer

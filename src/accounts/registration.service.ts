@@ -10,6 +10,7 @@ import { emailKey, usernameKey } from "./accounts.schema.js";
 import type { AccountsContext, RequestOrigin } from "./context.js";
 import { addMinutes } from "./context.js";
 import { invalidLink, mailUnavailable, registrationClosed, tooManyAttempts } from "./errors.js";
+import { mailedLink } from "./mailed-link.js";
 import { assertAcceptablePassword } from "./passwords.service.js";
 import type { UserRow } from "./users.repository.js";
 import {
@@ -135,7 +136,7 @@ export async function registerUser(
       ? {
           to: input.email,
           subject: "Confirm your Strongroom account",
-          text: `Someone (hopefully you) signed up as ${input.username}.\n\nConfirm within 24 hours:\n${ctx.config.publicUrl}/register/confirm?token=${token}\n\nIf it was not you, ignore this message.`,
+          text: `Someone (hopefully you) signed up as ${input.username}.\n\nConfirm within 24 hours:\n${mailedLink(ctx.config.publicUrl, "/register/confirm", token)}\n\nIf the page asks for a code, it is: ${token}\n\nIf it was not you, ignore this message.`,
         }
       : {
           to: existing.email,

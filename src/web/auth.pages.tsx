@@ -1,5 +1,5 @@
 import type { VNode } from "preact";
-import { Field } from "./components.js";
+import { Field, LinkCodeField } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
 
@@ -154,7 +154,7 @@ export function ConfirmRegistrationPage({
         </p>
       ) : null}
       <form method="post" action="/register/confirm">
-        <input type="hidden" name="token" value={token} />
+        <LinkCodeField value={token} />
         <button type="submit">Confirm</button>
       </form>
     </Layout>

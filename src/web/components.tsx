@@ -83,6 +83,33 @@ export function Field({
   );
 }
 
+/**
+ * The single-use code of a mailed link (reset, sign-up). The link carries it in the URL's
+ * fragment, which the browser never sends; /static/app.js copies it into this field and hides
+ * the field. Without JavaScript the reader pastes the code the mail also gives. Once known (a
+ * form shown again after a refused password), it rides along hidden.
+ */
+export function LinkCodeField({ value }: { value: string }): VNode {
+  return (
+    <div class="field" data-link-code hidden={value !== ""}>
+      <label for="field-token">Code from the e-mail</label>
+      <p class="muted" id="field-token-hint">
+        Opening the link fills this in; otherwise paste the code the e-mail gives.
+      </p>
+      <input
+        id="field-token"
+        name="token"
+        type="text"
+        value={value}
+        autocomplete="off"
+        spellcheck={false}
+        required
+        aria-describedby="field-token-hint"
+      />
+    </div>
+  );
+}
+
 /** Field errors from a zod failure, keyed by the first path segment. */
 export function fieldErrors(
   issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,

@@ -5,6 +5,7 @@ import { h } from "preact";
 import { loginBody, registerBody } from "../accounts/accounts.schema.js";
 import type { AccountsContext } from "../accounts/context.js";
 import { login } from "../accounts/login.service.js";
+import { legacyLinkToken, mailedLink } from "../accounts/mailed-link.js";
 import { confirmRegistration, registerUser } from "../accounts/registration.service.js";
 import { clearSessionCookie, setSessionCookie } from "../accounts/session-cookie.js";
 import { deleteSession } from "../accounts/sessions.repository.js";
@@ -187,10 +188,13 @@ export async function pageRoutes(
   }
 
   app.get("/register/confirm", async (request, reply) => {
-    const token = String((request.query as Record<string, unknown>).token ?? "").slice(0, 128);
+    // Links mailed by earlier versions carried the token in the query: move it to the fragment.
+    const legacy = legacyLinkToken(request.query);
+    if (legacy.kind === "token")
+      return reply.redirect(mailedLink("", "/register/confirm", legacy.token), 303);
     return sendPage(
       reply,
-      h(ConfirmRegistrationPage, { context: pageContext(request, reply, ctx), token }),
+      h(ConfirmRegistrationPage, { context: pageContext(request, reply, ctx), token: "" }),
     );
   });
   app.post("/register/confirm", { config: beforeSession }, async (request, reply) => {

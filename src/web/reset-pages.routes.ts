@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { h } from "preact";
 import { passwordResetBody, passwordResetConfirmBody } from "../accounts/accounts.schema.js";
 import type { AccountsContext, RequestOrigin } from "../accounts/context.js";
+import { legacyLinkToken, mailedLink } from "../accounts/mailed-link.js";
 import {
   confirmPasswordReset,
   RESET_LINK_MINUTES,
@@ -93,10 +94,13 @@ export async function resetPages(app: FastifyInstance, options: ResetPageOptions
 
   app.get("/reset-password", async (request, reply) => {
     const context = pageContext(request, reply, options.ctx);
-    const token = field(request.query, "token");
-    if (token === "" || token.length > TOKEN_MAX_LENGTH)
+    // Links mailed by earlier versions carried the token in the query: move it to the fragment.
+    const legacy = legacyLinkToken(request.query);
+    if (legacy.kind === "malformed")
       return sendPage(reply, h(InvalidResetLinkPage, { context }), 400);
-    return sendPage(reply, h(ResetPasswordPage, { context, token }));
+    if (legacy.kind === "token")
+      return reply.redirect(mailedLink("", "/reset-password", legacy.token), 303);
+    return sendPage(reply, h(ResetPasswordPage, { context, token: "" }));
   });
 
   app.post("/reset-password", { config: beforeSession }, async (request, reply) => {

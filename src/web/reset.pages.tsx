@@ -1,5 +1,5 @@
 import type { VNode } from "preact";
-import { Field } from "./components.js";
+import { Field, LinkCodeField } from "./components.js";
 import { Layout } from "./layout.js";
 import type { PageContext } from "./web-context.js";
 
@@ -102,7 +102,7 @@ export function ResetUnavailablePage({
   );
 }
 
-/** `/reset-password?token=…`: the new password; the token rides along in a hidden field. */
+/** `/reset-password#token=…`: the new password; the link's code rides along (see LinkCodeField). */
 export function ResetPasswordPage({
   context,
   token,
@@ -116,7 +116,7 @@ export function ResetPasswordPage({
     <Layout title="Choose a new password" context={context}>
       <h1>Choose a new password</h1>
       <form method="post" action="/reset-password">
-        <input type="hidden" name="token" value={token} />
+        <LinkCodeField value={token} />
         <Field
           name="password"
           label="New password (at least 15 characters)"

@@ -132,7 +132,9 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     }
   }
 
-  async function newContext(options: { userAgent?: string } = {}): Promise<BrowserContext> {
+  async function newContext(
+    options: { userAgent?: string; javaScriptEnabled?: boolean } = {},
+  ): Promise<BrowserContext> {
     const context = await browser.newContext({
       viewport: { width: 1280, height: 800 },
       ...options,
@@ -141,6 +143,26 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
     contexts.push(context);
     return context;
+  }
+
+  /**
+   * Records every request the context's pages send (URL and headers), to show a mailed link's
+   * token never reaches the server in a URL or a `Referer` (ASVS 14.2.1).
+   */
+  function recordRequests(context: BrowserContext): Array<{ url: string; headers: string }> {
+    const seen: Array<{ url: string; headers: string }> = [];
+    context.on("request", (request) => {
+      seen.push({ url: request.url(), headers: JSON.stringify(request.headers()) });
+    });
+    return seen;
+  }
+
+  function assertTokenNeverSent(seen: Array<{ url: string; headers: string }>, token: string) {
+    assert.ok(seen.length > 0, "requests were recorded");
+    for (const request of seen) {
+      assert.ok(!request.url.includes(token), `token in a request URL: ${request.url}`);
+      assert.ok(!request.headers.includes(token), `token in a request header: ${request.url}`);
+    }
   }
 
   /** Fills the sign-in form at /login and submits it (the caller checks where it led). */
@@ -307,20 +329,26 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     assert.ok(raw !== undefined, "the reset mail reached the SMTP server");
     assert.match(raw, /^From: vault@example\.test/im);
     assert.match(raw, /^Subject: Reset your Strongroom password/im);
-    const link = /https?:\/\/[^\s/]+\/reset-password\?token=[A-Za-z0-9_-]+/.exec(
+    const link = /https?:\/\/[^\s/]+\/reset-password#token=[A-Za-z0-9_-]+/.exec(
       decodeQuotedPrintable(raw),
     )?.[0];
     assert.ok(link !== undefined, `a reset link in the mail:\n${raw}`);
-    // PUBLIC_URL's port is 0 in tests: keep the path and query, on the real server.
-    const { pathname, search } = new URL(link);
-    await page.goto(`${server.url}${pathname}${search}`);
+    // PUBLIC_URL's port is 0 in tests: keep the path and fragment, on the real server.
+    const { pathname, hash } = new URL(link);
+    const token = hash.slice("#token=".length);
+    const sent = recordRequests(page.context());
+    await page.goto(`${server.url}${pathname}${hash}`);
     assert.ok(
       await page.getByRole("heading", { level: 1, name: "Choose a new password" }).isVisible(),
     );
+    assert.equal(await page.getByLabel("Code from the e-mail").isVisible(), false, "filled in");
+    await page.waitForURL(`${server.url}/reset-password`);
+    assert.ok(!page.url().includes(token), "and dropped from the address bar");
     await page.getByLabel("New password (at least 15 characters)").fill(NEW_PASSWORD);
     await submit(page, page.getByRole("button", { name: "Change password" }));
     assert.equal(new URL(page.url()).pathname, "/login");
     assert.ok(await page.getByText("Password changed. Sign in.").isVisible());
+    assertTokenNeverSent(sent, token);
 
     await signInWithForm(page, "rhea_reset", NEW_PASSWORD);
     await signOut(page);
@@ -462,16 +490,39 @@ describe("account flows in Chromium", { skip: browserSuiteSkip() }, () => {
     await submit(page, page.getByRole("button", { name: "Create account" }));
     assert.ok(await page.getByRole("heading", { level: 1, name: "Check your mail" }).isVisible());
     const mail = await mailTo("nina_new@example.test", mailsBefore);
-    const link = /https?:\/\/[^\s/]+\/register\/confirm\?token=[A-Za-z0-9_-]+/.exec(mail)?.[0];
+    const link = /https?:\/\/[^\s/]+\/register\/confirm#token=[A-Za-z0-9_-]+/.exec(mail)?.[0];
     assert.ok(link !== undefined, `a confirmation link in the mail:\n${mail}`);
-    const { pathname, search } = new URL(link);
-    await page.goto(`${server.url}${pathname}${search}`);
+    const { pathname, hash } = new URL(link);
+    const sent = recordRequests(page.context());
+    await page.goto(`${server.url}${pathname}${hash}`);
     await submit(page, page.getByRole("button", { name: "Confirm" }));
     assert.equal(new URL(page.url()).pathname, "/login");
     assert.ok(await page.getByText("Your account is ready. Sign in.").isVisible());
+    assertTokenNeverSent(sent, hash.slice("#token=".length));
     await signInWithForm(page, "nina_new", GOOD_PASSWORD);
     assert.ok(await page.getByRole("heading", { level: 1, name: "Your vaults" }).isVisible());
     await saveScreenshot(page, "signed-up-vaults");
     guarded.assertNoScriptTrouble();
+  });
+  it("without JavaScript, a sign-up is confirmed by pasting the code the mail gives", async () => {
+    const context = await newContext({ javaScriptEnabled: false });
+    const guarded = await openPage(context);
+    const { page } = guarded;
+    await page.goto(`${server.url}/register`);
+    await page.getByLabel("Username (4–25 letters, digits or _)").fill("omar_nojs");
+    await page.getByLabel("E-mail").fill("omar_nojs@example.test");
+    await page.getByLabel("Password (at least 15 characters)").fill(GOOD_PASSWORD);
+    const mailsBefore = mailbox.length;
+    await submit(page, page.getByRole("button", { name: "Create account" }));
+    const mail = await mailTo("omar_nojs@example.test", mailsBefore);
+    const code = /code, it is: ([A-Za-z0-9_-]+)/.exec(mail)?.[1];
+    assert.ok(code !== undefined, `a code in the mail:\n${mail}`);
+    const sent = recordRequests(context);
+    await page.goto(`${server.url}/register/confirm`);
+    await page.getByLabel("Code from the e-mail").fill(code);
+    await submit(page, page.getByRole("button", { name: "Confirm" }));
+    assert.equal(new URL(page.url()).pathname, "/login");
+    assert.ok(await page.getByText("Your account is ready. Sign in.").isVisible());
+    assertTokenNeverSent(sent, code);
   });
 });

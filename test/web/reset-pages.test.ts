@@ -15,6 +15,7 @@ before(async () => {
   await createTestUser(t, { username: "reset_user", email: "reset_user@example.test" });
   await createTestUser(t, { username: "expiry_user", email: "expiry_user@example.test" });
   await createTestUser(t, { username: "csrf_reset", email: "csrf_reset@example.test" });
+  await createTestUser(t, { username: "legacy_reset", email: "legacy_reset@example.test" });
 });
 after(async () => {
   await t.close();
@@ -48,8 +49,14 @@ async function resetTokenMailedTo(to: string): Promise<string> {
   await new Promise((resolve) => setImmediate(resolve));
   const mail = t.mail.filter((m) => m.to === to).at(-1);
   assert.ok(mail, `a mail to ${to}`);
-  const match = /\/reset-password\?token=([A-Za-z0-9_-]+)/.exec(mail.text);
+  // The token rides in the fragment, which browsers never send (ASVS 14.2.1), and as a code.
+  const match = /\/reset-password#token=([A-Za-z0-9_-]+)\n/.exec(mail.text);
   assert.ok(match?.[1], "a reset link in the mail");
+  assert.ok(!mail.text.includes("?token="), "no token in a query string");
+  assert.ok(
+    mail.text.includes(`code, it is: ${match[1]}\n`),
+    "the code for readers without JavaScript",
+  );
   return match[1];
 }
 
@@ -90,16 +97,19 @@ describe("password reset pages", () => {
     const before = await signIn(t, "reset_user");
     const token = await requestResetFor("reset_user@example.test", "198.51.100.1");
 
-    const form = await page(`/reset-password?token=${token}`);
+    // The page is the same for every link: the code is not in the request, so not in the page.
+    const form = await page("/reset-password");
     assert.equal(form.statusCode, 200);
-    assert.match(form.body, new RegExp(`<input type="hidden" name="token" value="${token}"/>`));
+    assert.match(form.body, /<div class="field" data-link-code="true">/);
+    assert.match(form.body, /<input id="field-token" name="token" type="text" value autocomplete/);
     assert.match(form.body, /<label for="field-password">/);
     assertNoInlineCode(form.body);
 
     const weak = await post("/reset-password", { token, password: "qwertyuiop" }, "198.51.100.1");
     assert.equal(weak.statusCode, 400);
     assert.match(weak.body, /Use at least 15 characters\./);
-    assert.match(weak.body, new RegExp(`name="token" value="${token}"`), "the link is kept");
+    assert.match(weak.body, new RegExp(`name="token" type="text" value="${token}"`), "kept");
+    assert.match(weak.body, /<div class="field" data-link-code="true" hidden>/, "and out of sight");
     assert.ok(!weak.body.includes("qwertyuiop"), "the password is not echoed");
     assertNoInlineCode(weak.body);
     assert.ok(await canSignIn("reset_user", GOOD_PASSWORD), "a weak password changes nothing");
@@ -147,10 +157,15 @@ describe("password reset pages", () => {
     assert.ok(await canSignIn("expiry_user", GOOD_PASSWORD), "password unchanged");
   });
 
+  it("move the token of a link in the earlier format (query) to the fragment", async () => {
+    const token = await requestResetFor("legacy_reset@example.test", "198.51.100.5");
+    const legacy = await page(`/reset-password?token=${token}`);
+    assert.equal(legacy.statusCode, 303);
+    assert.equal(legacy.headers.location, `/reset-password#token=${token}`);
+    assert.ok(!legacy.body.includes(token), "not in the body either");
+  });
+
   it("refuse made-up, missing and marked-up links without echoing markup", async () => {
-    const missing = await page("/reset-password");
-    assert.equal(missing.statusCode, 400);
-    assert.match(missing.body, /invalid, already used or expired/);
     const madeUp = await post(
       "/reset-password",
       { token: "made-up-token", password: NEW_PASSWORD },
@@ -163,9 +178,17 @@ describe("password reset pages", () => {
 
     const payload = '"><script>alert(1)</script>';
     const marked = await page(`/reset-password?token=${encodeURIComponent(payload)}`);
-    assert.ok(!marked.body.includes("<script>alert"), "no raw script tag");
-    assert.match(marked.body, /value="&quot;>&lt;script>alert\(1\)&lt;\/script>"/);
+    assert.equal(marked.statusCode, 400);
+    assert.match(marked.body, /invalid, already used or expired/);
+    assert.ok(!marked.body.includes("alert(1)"), "not echoed at all");
+    assert.equal(marked.headers.location, undefined, "nor redirected to");
     assertNoInlineCode(marked.body);
+    const markedPost = await post(
+      "/reset-password",
+      { token: "made-up", password: payload.repeat(2) },
+      "198.51.100.3",
+    );
+    assert.ok(!markedPost.body.includes("<script>alert"), "no raw script tag from the body");
   });
 
   it("answer identically for known and unknown addresses, mailing only the known", async () => {

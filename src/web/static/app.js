@@ -31,3 +31,16 @@ if (revealed !== null) {
     for (const button of document.querySelectorAll("[data-copy]")) button.remove();
   }, 60_000);
 }
+
+// Mailed links (password reset, sign-up) carry their single-use code in the URL's fragment,
+// which browsers never send to a server. Copy it into the form, hide the field, and drop it
+// from the address bar and history. Without JavaScript the reader pastes the code instead.
+const linkCode = document.querySelector("[data-link-code] input");
+if (linkCode instanceof HTMLInputElement) {
+  const code = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (code !== null && code !== "") {
+    linkCode.value = code;
+    linkCode.closest("[data-link-code]")?.setAttribute("hidden", "");
+    window.history.replaceState(null, "", window.location.pathname);
+  }
+}
