@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { startHousekeeping } from "./accounts/housekeeping.js";
 import { buildApp } from "./app.js";
 import type { Config } from "./config/config.js";
 import { loadConfig } from "./config/config.js";
@@ -54,7 +55,10 @@ export async function startServer(env: NodeJS.ProcessEnv, cwd: string): Promise<
       listenTextResolver: (address) =>
         `Strongroom is serving at ${address.replace(/^https?:/, `${scheme}:`)} (public URL ${config.publicUrl})`,
     });
+    // Ended sessions, reset links, sign-ups and passkey challenges are removed, not only refused.
+    const stopHousekeeping = startHousekeeping({ db: database.db, logger });
     const stop = async (): Promise<void> => {
+      await stopHousekeeping();
       await app.close();
       await Promise.all([database.close(), throttle.close(), mailer.close()]);
     };

@@ -85,14 +85,6 @@ export async function deleteAllSessions(
   return Number(result.numDeletedRows);
 }
 
-/** Removes sessions past either timeout (housekeeping). */
-export async function deleteExpiredSessions(db: Kysely<Database>, now: string): Promise<void> {
-  await db
-    .deleteFrom("sessions")
-    .where((eb) => eb.or([eb("expires_at", "<=", now), eb("idle_expires_at", "<=", now)]))
-    .execute();
-}
-
 /**
  * Records that a session proved the password or a second factor at `at` (step-up). With
  * `secondFactor`, also that it passed the second factor then.

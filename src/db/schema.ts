@@ -87,7 +87,7 @@ export interface PasswordResetTokensTable {
   used_at: Timestamp | null;
 }
 
-/** Shared containers of secrets (SPEC §3 Vault). */
+/** Sign-ups waiting for their mailed link (24 hours), stored with the token hashed. */
 export interface PendingRegistrationsTable {
   token_hash: string;
   /** The id the user will get when the registration is confirmed. */
@@ -101,6 +101,7 @@ export interface PendingRegistrationsTable {
   expires_at: Timestamp;
 }
 
+/** Shared containers of secrets (SPEC §3 Vault). */
 export interface VaultsTable {
   id: string;
   slug: string;
