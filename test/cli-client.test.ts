@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -750,7 +751,7 @@ describe("strongroom client commands against a real server", () => {
     }
   });
 
-  it("share revoke takes a link's id or the whole link; it no longer opens", async () => {
+  it("share revoke takes a link's id, the whole link or its handle; it no longer opens", async () => {
     const byId = parseLink((await cli(["share", "app/DB_PASSWORD", "--views", "5"])).stdout);
     const revoked = await cli(["share", "revoke", byId.id]);
     assert.equal(revoked.code, 0, revoked.stderr);
@@ -766,6 +767,13 @@ describe("strongroom client commands against a real server", () => {
     const whole = await cli(["share", "revoke", `${byLink.url}#${byLink.fragment}`]);
     assert.equal(whole.code, 0, whole.stderr);
     assert.equal((await openShare(byLink.id)).status, 404);
+
+    // The handle a listing gives (the id's SHA-256) revokes too.
+    const byHandle = parseLink((await cli(["share", "app/DB_PASSWORD"])).stdout);
+    const handle = createHash("sha256").update(byHandle.id).digest("hex");
+    const viaHandle = await cli(["share", "revoke", handle]);
+    assert.equal(viaHandle.code, 0, viaHandle.stderr);
+    assert.equal((await openShare(byHandle.id)).status, 404);
 
     const malformed = await cli(["share", "revoke", "not-an-id"]);
     assert.equal(malformed.code, CLIENT_EXIT.usage);

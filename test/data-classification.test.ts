@@ -31,7 +31,7 @@ type Level = (typeof LEVELS)[number];
  * that classifying a new credential column as "clear" takes a deliberate change to this test
  * too, not just a line in the document.
  */
-const KNOWN_CLEAR = ["shares.id"];
+const KNOWN_CLEAR: string[] = [];
 
 const PUBLIC_URL = "https://vault.example.test";
 const RP_ID = "vault.example.test";
@@ -370,7 +370,7 @@ describe("data classification", () => {
     assert.deepEqual(unknown, [], `${DOC} classifies columns the schema does not have`);
   });
 
-  it("stores no secret or credential column in the clear but the known gaps", () => {
+  it("stores no secret or credential column in the clear", () => {
     const clear = [...readInventory()]
       .filter(([, c]) => c.level !== "confidential" && c.level !== "public")
       .filter(([, c]) => /^clear\b/i.test(c.storedAs))
@@ -408,7 +408,7 @@ describe("data classification", () => {
     );
   });
 
-  it("keeps every secret and credential out of every row, except the share link id in shares.id", async () => {
+  it("keeps every secret and credential out of every row", async () => {
     const inventory = readInventory();
     const found = new Set<string>();
     for (const cell of await readEveryCell()) {
@@ -420,10 +420,8 @@ describe("data classification", () => {
         }
       }
     }
-    // The one documented gap: a link's id is a credential (it spends a view), stored as is.
-    assert.deepEqual([...found].sort(), [
-      'shares.id (credential) holds the credential "share link id"',
-    ]);
+    // A share link's id included: shares.id keeps only its SHA-256 (0003_share_handles).
+    assert.deepEqual([...found].sort(), []);
   });
 
   it("leaves none of them in the SQLite files either", { skip: testEngine() !== "sqlite" }, () => {
@@ -436,8 +434,6 @@ describe("data classification", () => {
     for (const file of files) {
       const bytes = readFileSync(join(dir, file));
       for (const marker of markers) {
-        // The documented gap again: shares.id holds the link id as text.
-        if (marker.label === "share link id") continue;
         if (marker.forms.some((form) => bytes.includes(form)))
           leaks.push(`${file}: the ${marker.level} "${marker.label}"`);
       }

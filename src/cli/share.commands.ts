@@ -21,6 +21,8 @@ import { readPassword } from "./prompt.js";
 
 /** A link's id: 32 base64url characters (shares.schema.ts `shareIdSchema`). */
 const SHARE_ID_PATTERN = /^[A-Za-z0-9_-]{32}$/;
+/** A link's handle, as listings give it: the SHA-256 of its id, hex. */
+const SHARE_HANDLE_PATTERN = /^[0-9a-f]{64}$/;
 /** A whole link, `…/s/{id}` with or without its `#key`, as `share revoke` also takes it. */
 const SHARE_LINK_PATTERN = /^https?:\/\/[^#]*\/s\/([A-Za-z0-9_-]{32})(?:#.*)?$/;
 
@@ -139,13 +141,16 @@ async function readPassphrase(): Promise<string> {
   return passphrase;
 }
 
-/** A share link's id, given alone or as the whole link; a usage error otherwise. */
+/**
+ * A share link's id, given alone or as the whole link, or its handle (as listings give it);
+ * a usage error otherwise.
+ */
 function shareIdOrExit(idOrLink: string): string {
-  if (SHARE_ID_PATTERN.test(idOrLink)) return idOrLink;
+  if (SHARE_ID_PATTERN.test(idOrLink) || SHARE_HANDLE_PATTERN.test(idOrLink)) return idOrLink;
   const fromLink = SHARE_LINK_PATTERN.exec(idOrLink)?.[1];
   if (fromLink !== undefined) return fromLink;
   throw new ClientError(
-    "expected a share link's id (32 characters of A-Z a-z 0-9 _ -) or the whole link",
+    "expected a share link's id (32 characters of A-Z a-z 0-9 _ -), the whole link, or its handle (64 hex digits)",
     CLIENT_EXIT.usage,
   );
 }

@@ -223,10 +223,9 @@ for (const kind of testDatabaseTargets()) {
     });
 
     it("applies the migrations once, then has none pending", async () => {
-      assert.deepEqual(await pendingMigrations(handle.db), ["0001_initial", "0002_passkeys"]);
-      assert.deepEqual(await migrateToLatest(handle.db), {
-        applied: ["0001_initial", "0002_passkeys"],
-      });
+      const all = ["0001_initial", "0002_passkeys", "0003_share_handles"];
+      assert.deepEqual(await pendingMigrations(handle.db), all);
+      assert.deepEqual(await migrateToLatest(handle.db), { applied: all });
       assert.deepEqual(await migrateToLatest(handle.db), { applied: [] });
       assert.deepEqual(await pendingMigrations(handle.db), []);
     });
@@ -614,6 +613,7 @@ describe("database on postgres: pool behaviour", { skip: postgres === undefined 
       assert.deepEqual(results.flatMap((result) => result.applied).sort(), [
         "0001_initial",
         "0002_passkeys",
+        "0003_share_handles",
       ]);
     } finally {
       await second.close();

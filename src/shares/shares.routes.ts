@@ -16,6 +16,7 @@ import {
   sharedCiphertextResponse,
   shareParams,
   shareResponse,
+  shareRevokeParams,
 } from "./shares.schema.js";
 import { createShare, listSecretShares, revokeShare, viewShare } from "./shares.service.js";
 
@@ -35,14 +36,21 @@ export function sharePath(id: string): string {
   return `/s/${id}`;
 }
 
+/**
+ * A link as its API shows it: with its id and URL right after creation (`linkId`, which only
+ * that answer ever holds), afterwards by its handle.
+ */
 function presentShare(
   share: ShareSummary,
   vaultSlug: string,
-  publicUrl: string,
+  linkId?: string,
+  publicUrl?: string,
 ): z.infer<typeof shareResponse> {
   return {
-    id: share.id,
-    url: new URL(sharePath(share.id), publicUrl).href,
+    id: linkId ?? share.id,
+    ...(linkId !== undefined && publicUrl !== undefined
+      ? { url: new URL(sharePath(linkId), publicUrl).href }
+      : {}),
     vault: vaultSlug,
     secret: share.secret_name,
     maxViews: share.max_views,
@@ -83,14 +91,14 @@ export async function shareRoutes(
     async (request, reply) => {
       const acting = actingFrom(request, now);
       const access = await authorizeVault(db, acting.actor, request.params.vault, "share.create");
-      const { share } = await createShare(db, acting, access, {
+      const { linkId, share } = await createShare(db, acting, access, {
         secretName: request.params.name,
         ciphertext: Buffer.from(request.body.ciphertext, "base64url"),
         maxViews: request.body.maxViews,
         expiresInMinutes: request.body.expiresInMinutes,
       });
       reply.status(201);
-      return { share: presentShare(share, access.vault.slug, publicUrl) };
+      return { share: presentShare(share, access.vault.slug, linkId, publicUrl) };
     },
   );
 
@@ -109,7 +117,7 @@ export async function shareRoutes(
         limit: 200,
         now: now(),
       });
-      return { shares: shares.map((share) => presentShare(share, access.vault.slug, publicUrl)) };
+      return { shares: shares.map((share) => presentShare(share, access.vault.slug)) };
     },
   );
 
@@ -142,8 +150,12 @@ export async function shareRoutes(
     },
   );
 
-  routes.delete("/shares/:id", { schema: { params: shareParams } }, async (request, reply) => {
-    await revokeShare(db, actingFrom(request, now), request.params.id);
-    reply.status(204);
-  });
+  routes.delete(
+    "/shares/:id",
+    { schema: { params: shareRevokeParams } },
+    async (request, reply) => {
+      await revokeShare(db, actingFrom(request, now), request.params.id);
+      reply.status(204);
+    },
+  );
 }

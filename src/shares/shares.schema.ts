@@ -27,7 +27,13 @@ export const shareIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{32}$/, { error: "is not a share link id" });
 
+/** A link's id, or its handle (the id's SHA-256, hex, as listings give it): what revokes. */
+export const shareIdOrHandleSchema = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9_-]{32}|[0-9a-f]{64})$/, { error: "is not a share link id or handle" });
+
 export const shareParams = z.strictObject({ id: shareIdSchema });
+export const shareRevokeParams = z.strictObject({ id: shareIdOrHandleSchema });
 export const secretShareParams = z.strictObject({
   vault: vaultSlugSchema,
   name: secretNameSchema,
@@ -67,9 +73,13 @@ export const createShareBody = z.strictObject({
 });
 
 export const shareResponse = z.object({
+  /**
+   * At creation, the link's id (the credential in its URL); in listings, its handle (the id's
+   * SHA-256, hex), which revokes the link but cannot open it: the id is stored only hashed.
+   */
   id: z.string(),
-  /** The link without its key: the creator's browser appends `#` and the key. */
-  url: z.string(),
+  /** The link without its key, at creation only: the creator's browser appends `#` and the key. */
+  url: z.string().optional(),
   vault: z.string(),
   secret: z.string(),
   maxViews: z.number(),

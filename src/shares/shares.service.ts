@@ -36,11 +36,26 @@ import { SHARE_ID_BYTES, SHARES_PER_USER_MAX } from "./shares.schema.js";
 const PURGE_BATCH = 100;
 
 /**
- * How a link is named in the audit log: the first 16 hex digits of its id's SHA-256. The id
- * itself lets anyone burn a view, so auditors see only this reference.
+ * What the database keeps of a link's id: its SHA-256, hex (`shares.id`). The id lets its
+ * holder spend a view, so, like a token, it is stored only hashed: a reader of the database
+ * can neither open nor burn a link. The hash is also the link's handle in listings, which
+ * can revoke it but not open it.
  */
-export function shareReference(id: string): string {
-  return createHash("sha256").update(id, "utf8").digest("hex").slice(0, 16);
+export function shareHandle(linkId: string): string {
+  return createHash("sha256").update(linkId, "utf8").digest("hex");
+}
+
+/** Whether `value` is a handle (see {@link shareHandle}) rather than a link id. */
+export function isShareHandle(value: string): boolean {
+  return /^[0-9a-f]{64}$/.test(value);
+}
+
+/**
+ * How a link is named in the audit log: the first 16 hex digits of its handle (the SHA-256
+ * of its id). The id itself lets anyone burn a view, so auditors see only this reference.
+ */
+export function shareReference(handle: string): string {
+  return handle.slice(0, 16);
 }
 
 /** Who opens a link: anyone holding it, signed in or not. */
@@ -83,8 +98,9 @@ async function purgeExpired(trx: Db, who: Viewer): Promise<boolean> {
   return expired.length > 0;
 }
 
-/** A new link: its id (for the URL) and what its creator sees of it. */
+/** A new link: its id (for the URL; nowhere else but in this answer) and its summary. */
 export interface CreatedShare {
+  linkId: string;
   share: ShareSummary;
 }
 
@@ -102,8 +118,9 @@ export async function createShare(
 ): Promise<CreatedShare> {
   await findSecretOrThrow(db, access, input.secretName);
   const now = acting.now.toISOString();
+  const linkId = randomKeyBytes(SHARE_ID_BYTES).toString("base64url");
   const share: ShareSummary = {
-    id: randomKeyBytes(SHARE_ID_BYTES).toString("base64url"),
+    id: shareHandle(linkId),
     vault_id: access.vault.id,
     secret_name: input.secretName,
     max_views: input.maxViews,
@@ -131,7 +148,7 @@ export async function createShare(
     return purgedAny;
   });
   if (purged) await dialectOf(db).scrubDeletedData(db);
-  return { share };
+  return { linkId, share };
 }
 
 /** What the holder of a link gets for one view. */
@@ -153,15 +170,16 @@ function noSuchShare(): AppError {
 }
 
 /**
- * Takes one view of link `id` and returns its ciphertext. The count, the audit events
+ * Takes one view of the link whose id is `linkId` and returns its ciphertext. The count, the audit events
  * (`share.view`, and `share.burn` with the last view) and, with the last view, the deletion
  * of the row commit together before anything is returned; concurrent opens of a one-view
  * link get the ciphertext once. 404 for an unknown, used-up or revoked link; 410 for one
  * found expired (and deleted then).
  * @throws whatever the database throws: then no view was counted and nothing is returned.
  */
-export async function viewShare(db: Db, viewer: Viewer, id: string): Promise<SharedCiphertext> {
+export async function viewShare(db: Db, viewer: Viewer, linkId: string): Promise<SharedCiphertext> {
   const now = viewer.now.toISOString();
+  const id = shareHandle(linkId);
   const outcome = await withTransactionRetry(
     db,
     async (
@@ -243,11 +261,16 @@ export async function listSecretShares(
 }
 
 /**
- * Revokes link `id`: its creator may (while still able to see the vault), and so may whoever
+ * Revokes a link, named by its id or its handle: its creator may (while still able to see the vault), and so may whoever
  * manages the vault's links (owners). 404 for an unknown link or a vault the caller may not
  * see; 403 for a member who may not. The row and its ciphertext are deleted (`share.revoke`).
  */
-export async function revokeShare(db: Db, acting: Acting, id: string): Promise<ShareSummary> {
+export async function revokeShare(
+  db: Db,
+  acting: Acting,
+  idOrHandle: string,
+): Promise<ShareSummary> {
+  const id = isShareHandle(idOrHandle) ? idOrHandle : shareHandle(idOrHandle);
   const share = await findShareSummary(db, id);
   if (share === null) throw noSuchShare();
   const slug = await findVaultSlug(db, share.vault_id);

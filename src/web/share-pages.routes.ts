@@ -5,7 +5,7 @@ import type { Db } from "../db/schema.js";
 import type { Principal } from "../http/authentication.js";
 import { notFound } from "../lib/errors.js";
 import { listSecretShares, revokeShare } from "../shares/index.js";
-import { shareIdSchema } from "../shares/shares.schema.js";
+import { shareIdOrHandleSchema, shareIdSchema } from "../shares/shares.schema.js";
 import { authorizeVault } from "../vaults/access.js";
 import { secretNameSchema, vaultSlugSchema } from "../vaults/vaults.schema.js";
 import { pageContext, sendPage } from "./pages.routes.js";
@@ -77,7 +77,7 @@ export async function sharePages(
     const params = request.params as Params;
     const slug = parsed<string>(vaultSlugSchema, params.vault);
     const name = parsed<string>(secretNameSchema, params.name);
-    const id = parsed<string>(shareIdSchema, params.id);
+    const id = parsed<string>(shareIdOrHandleSchema, params.id);
     await revokeShare(db, { actor, address: request.ip, now: ctx.now() }, id);
     setFlash(
       reply,

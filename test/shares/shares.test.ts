@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import { verifyAuditChain } from "../../src/audit/index.js";
-import { shareReference } from "../../src/shares/shares.service.js";
+import { shareHandle, shareReference } from "../../src/shares/shares.service.js";
 import { createApiToken } from "../../src/tokens/tokens.service.js";
 import type { SignedIn } from "../helpers/accounts.js";
 import { asSession, createTestUser, signIn } from "../helpers/accounts.js";
@@ -162,7 +162,7 @@ describe("creating share links", () => {
   it("audits the creation without the ciphertext", async () => {
     const link = await createLink(editor, { maxViews: 2 });
     const events = await auditActions("share.create");
-    const mine = events.find((e) => e.details.includes(shareReference(link.id)));
+    const mine = events.find((e) => e.details.includes(shareReference(shareHandle(link.id))));
     assert.ok(mine);
     assert.equal(mine.target, "team/API_KEY");
     assert.ok(!mine.details.includes(link.id), "the link id (a credential) is not logged");
@@ -187,7 +187,7 @@ describe("opening share links", () => {
     const rows = await t.database.db
       .selectFrom("shares")
       .select("id")
-      .where("id", "=", link.id)
+      .where("id", "=", shareHandle(link.id))
       .execute();
     assert.equal(rows.length, 0);
   });
@@ -216,11 +216,11 @@ describe("opening share links", () => {
     assert.deepEqual(ok.map((r) => JSON.parse(r.body).viewsLeft).sort(), [0, 1, 2]);
     assert.equal(responses.filter((r) => r.statusCode === 404).length, 1);
     const views = (await auditActions("share.view")).filter((e) =>
-      e.details.includes(shareReference(link.id)),
+      e.details.includes(shareReference(shareHandle(link.id))),
     );
     assert.equal(views.length, 3);
     const burns = (await auditActions("share.burn")).filter((e) =>
-      e.details.includes(shareReference(link.id)),
+      e.details.includes(shareReference(shareHandle(link.id))),
     );
     assert.equal(burns.length, 1);
     assert.equal(burns[0]?.target, "team/API_KEY");
@@ -238,7 +238,7 @@ describe("opening share links", () => {
     assert.ok(!expired.body.includes(link.ciphertext));
     assert.equal((await open(link.id)).statusCode, 404);
     const events = (await auditActions("share.expire")).filter((e) =>
-      e.details.includes(shareReference(link.id)),
+      e.details.includes(shareReference(shareHandle(link.id))),
     );
     assert.equal(events.length, 1);
   });
@@ -250,7 +250,7 @@ describe("opening share links", () => {
     const rows = await t.database.db
       .selectFrom("shares")
       .select("id")
-      .where("id", "=", link.id)
+      .where("id", "=", shareHandle(link.id))
       .execute();
     assert.equal(rows.length, 0);
   });
@@ -289,15 +289,76 @@ describe("listing and revoking share links", () => {
       const response = await call(who, "GET", "/vaults/team/secrets/OTHER/shares");
       assert.equal(response.statusCode, 200, response.body);
       assert.ok(!response.body.includes(mine.ciphertext));
-      return (JSON.parse(response.body).shares as Array<{ id: string }>).map((s) => s.id);
+      // Listings name links by handle: the ids (credentials) are nowhere but in the creation answer.
+      for (const link of [mine, owners]) assert.ok(!response.body.includes(link.id));
+      const shares = JSON.parse(response.body).shares as Array<{ id: string; url?: string }>;
+      assert.ok(shares.every((share) => share.url === undefined));
+      return shares.map((share) => share.id);
     };
-    assert.deepEqual(await list(editor), [mine.id]);
-    assert.deepEqual((await list(owner)).sort(), [mine.id, owners.id].sort());
+    assert.deepEqual(await list(editor), [shareHandle(mine.id)]);
+    assert.deepEqual(
+      (await list(owner)).sort(),
+      [shareHandle(mine.id), shareHandle(owners.id)].sort(),
+    );
     assert.equal((await call(viewer, "GET", "/vaults/team/secrets/OTHER/shares")).statusCode, 403);
     assert.equal(
       (await call(outsider, "GET", "/vaults/team/secrets/OTHER/shares")).statusCode,
       404,
     );
+  });
+
+  it("stores only the hash of a link's id; the handle revokes but cannot open", async () => {
+    const link = await createLink(editor);
+    const handle = shareHandle(link.id);
+    assert.match(handle, /^[0-9a-f]{64}$/);
+    const ids = (await t.database.db.selectFrom("shares").select("id").execute()).map(
+      (row) => row.id,
+    );
+    assert.ok(ids.includes(handle), "the row is found by the hash");
+    assert.ok(!ids.includes(link.id), "the id itself is not stored");
+    // A reader of the database (or of a listing) holds the handle: it does not open the link.
+    const byHandle = await open(handle);
+    assert.equal(byHandle.statusCode, 400, byHandle.body);
+    assert.equal((await open(handle.slice(0, 32))).statusCode, 404, "nor does a part of it");
+    assert.equal((await call(viewer, "DELETE", `/shares/${handle}`)).statusCode, 403);
+    assert.equal((await call(editor, "DELETE", `/shares/${handle}`)).statusCode, 204);
+    assert.equal((await open(link.id)).statusCode, 404, "revoked by its handle");
+    assert.equal(
+      (await call(editor, "DELETE", `/shares/${"A".repeat(64)}`)).statusCode,
+      400,
+      "neither an id nor a handle",
+    );
+  });
+
+  it("0003_share_handles hashes the ids of links made before it, which keep working", async () => {
+    const { migrations } = await import("../../src/db/migrations/index.js");
+    const migration = migrations["0003_share_handles"];
+    assert.ok(migration?.down);
+    const old = await createLink(editor, { maxViews: 2 });
+    const later = await createLink(editor);
+    // As 0002's rows were: the id itself in the row.
+    for (const link of [old, later]) {
+      await t.database.db
+        .updateTable("shares")
+        .set({ id: link.id })
+        .where("id", "=", shareHandle(link.id))
+        .execute();
+    }
+    await migration.up(t.database.db);
+    const ids = (await t.database.db.selectFrom("shares").select("id").execute()).map(
+      (row) => row.id,
+    );
+    for (const link of [old, later]) {
+      assert.ok(ids.includes(shareHandle(link.id)));
+      assert.ok(!ids.includes(link.id));
+    }
+    const opened = await open(old.id);
+    assert.equal(opened.statusCode, 200, opened.body);
+    assert.equal(JSON.parse(opened.body).ciphertext, old.ciphertext);
+    // Going back cannot recover an id from its hash: every link is deleted.
+    await migration.down(t.database.db);
+    assert.equal((await t.database.db.selectFrom("shares").select("id").execute()).length, 0);
+    assert.equal((await open(later.id)).statusCode, 404);
   });
 
   it("lets the creator and owners revoke; others get 403 (members) or 404", async () => {
@@ -315,8 +376,8 @@ describe("listing and revoking share links", () => {
     assert.equal((await call(editor, "DELETE", `/shares/${byOtherEditor.id}`)).statusCode, 403);
     const revocations = (await auditActions("share.revoke")).filter(
       (e) =>
-        e.details.includes(shareReference(link.id)) ||
-        e.details.includes(shareReference(byOwner.id)),
+        e.details.includes(shareReference(shareHandle(link.id))) ||
+        e.details.includes(shareReference(shareHandle(byOwner.id))),
     );
     assert.equal(revocations.length, 2);
   });
