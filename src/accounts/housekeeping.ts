@@ -19,7 +19,7 @@ export interface PurgedCredentials {
   /** Sign-ups never confirmed within their 24 hours. */
   pendingRegistrations: number;
   /** Passkey (WebAuthn) challenges past their 5 minutes. */
-  passkeyChallenges: number;
+  webauthnChallenges: number;
 }
 
 /** Deletes every session, reset link, unconfirmed sign-up and passkey challenge ended by `now`. */
@@ -37,7 +37,7 @@ export async function purgeEndedCredentials(db: Db, now: Date): Promise<PurgedCr
     .deleteFrom("pending_registrations")
     .where("expires_at", "<=", at)
     .executeTakeFirst();
-  const passkeyChallenges = await db
+  const webauthnChallenges = await db
     .deleteFrom("webauthn_challenges")
     .where("expires_at", "<=", at)
     .executeTakeFirst();
@@ -45,7 +45,7 @@ export async function purgeEndedCredentials(db: Db, now: Date): Promise<PurgedCr
     sessions: Number(sessions.numDeletedRows),
     resetLinks: Number(resetLinks.numDeletedRows),
     pendingRegistrations: Number(pendingRegistrations.numDeletedRows),
-    passkeyChallenges: Number(passkeyChallenges.numDeletedRows),
+    webauthnChallenges: Number(webauthnChallenges.numDeletedRows),
   };
 }
 

@@ -312,7 +312,7 @@ export async function verifyPasskeyAssertion(
     ctx.logger.warn(
       {
         event: clone ? "security.passkey_counter" : "security.passkey_refused",
-        passkeyId: passkey.id,
+        authenticatorId: passkey.id,
         userId: passkey.user_id,
       },
       clone

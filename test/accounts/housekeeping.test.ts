@@ -109,7 +109,7 @@ describe("removing ended credentials", () => {
       sessions: 2,
       resetLinks: 2,
       pendingRegistrations: 1,
-      passkeyChallenges: 1,
+      webauthnChallenges: 1,
     });
 
     const agents = await db.selectFrom("sessions").select("user_agent").execute();
@@ -130,7 +130,7 @@ describe("removing ended credentials", () => {
       sessions: 0,
       resetLinks: 0,
       pendingRegistrations: 0,
-      passkeyChallenges: 0,
+      webauthnChallenges: 0,
     });
   });
 
@@ -165,7 +165,7 @@ describe("removing ended credentials", () => {
       sessions: 2,
       resetLinks: 2,
       pendingRegistrations: 1,
-      passkeyChallenges: 1,
+      webauthnChallenges: 1,
     });
     // Two hours on, what was live has ended too; the next pass removes it.
     now = new Date(now.getTime() + 2 * HOUR);
