@@ -4,7 +4,7 @@ import type { Db } from "../db/schema.js";
 import { withTransactionRetry } from "../db/transaction-retry.js";
 import { addressKey } from "../lib/address.js";
 import { hasSecondFactor } from "../policy/mfa-requirement.js";
-import { emailKey } from "./accounts.schema.js";
+import { emailKey, USERNAME_PATTERN } from "./accounts.schema.js";
 import type { AccountsContext, RequestOrigin } from "./context.js";
 import { invalidCredentials, mfaRequired, tooManyAttempts } from "./errors.js";
 import type { LoginKeys } from "./login-throttle.js";
@@ -27,6 +27,20 @@ export interface LoginInput {
   totp?: string | undefined;
   /** A passkey assertion as the second factor, instead of `totp`. */
   passkey?: PasskeyAssertion | undefined;
+}
+
+/** What a name given at sign-in looks like when it could be an e-mail address. */
+const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * The name an unknown account's failed sign-in is audited under: as typed when it has the
+ * shape of a username or an e-mail address, otherwise a placeholder — a password typed into
+ * the username field must not land in the audit log, which administrators and auditors read.
+ */
+export function attemptedName(typed: string): string {
+  if (USERNAME_PATTERN.test(typed) || (typed.length <= 254 && EMAIL_SHAPE.test(typed)))
+    return typed;
+  return "(not a username or e-mail address)";
 }
 
 /**
@@ -59,7 +73,7 @@ export async function login(
       into,
       {
         actorId: found?.id ?? null,
-        actorName: found?.username ?? input.username.slice(0, 254),
+        actorName: found?.username ?? attemptedName(input.username),
         action,
         target: found?.username ?? null,
         address: origin.address,

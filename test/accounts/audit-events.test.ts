@@ -130,4 +130,36 @@ describe("security events are audited", () => {
       assert.ok(!everything.includes(secret), "no secret in the audit log");
     }
   });
+  it("audits a failed sign-in under the name typed only when it looks like one", async () => {
+    const typed = [
+      "nobody_here", // a username that does not exist
+      "ghost@example.test", // an e-mail address that does not exist
+      "amber-harbor-velvet-41-kestrel", // a password typed into the username field
+      "Tr0ub4dor&3 with spaces",
+    ];
+    for (const username of typed) {
+      const response = await t.app.inject({
+        method: "POST",
+        url: "/api/v1/auth/login",
+        remoteAddress: "198.51.100.60",
+        payload: { username, password: "whatever-it-was-1234" },
+      });
+      assert.equal(response.statusCode, 401, response.body);
+    }
+    const names = (
+      await t.database.db
+        .selectFrom("audit_events")
+        .select("actor_name")
+        .where("action", "=", "login.failure")
+        .where("address", "=", "198.51.100.60")
+        .orderBy("seq")
+        .execute()
+    ).map((row) => row.actor_name);
+    assert.deepEqual(names, [
+      "nobody_here",
+      "ghost@example.test",
+      "(not a username or e-mail address)",
+      "(not a username or e-mail address)",
+    ]);
+  });
 });
