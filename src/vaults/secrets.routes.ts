@@ -153,11 +153,12 @@ export async function secretRoutes(
     {
       schema: {
         params: secretParams,
+        headers: writePreconditionHeaders,
         body: patchSecretBody,
         response: { 200: secretMetadataResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const acting = actingFrom(request, now);
       const access = await authorizeVault(db, acting.actor, request.params.vault, "secret.expiry");
       const secret = await setExpiry(
@@ -166,7 +167,9 @@ export async function secretRoutes(
         access,
         request.params.name,
         request.body.expiresAt,
+        preconditionFromHeaders(request.headers),
       );
+      reply.header("etag", `"${secret.current_version}"`);
       return presentMetadata(secret);
     },
   );

@@ -536,8 +536,9 @@ export async function deleteSecret(
 /**
  * Sets when a secret expires (`expiresAt` ISO-8601 in the future, 400 otherwise; null:
  * never), keeping its value and version: how owners extend an expired secret. Audited as
- * `secret.expiry`. The caller checks the `secret.expiry` permission (owners).
- * @throws 404 for no such secret.
+ * `secret.expiry`. The caller checks the `secret.expiry` permission (owners). With
+ * `precondition` (If-Match), checked under the row lock against the current version.
+ * @throws 404 for no such secret, 412 when `precondition` fails.
  */
 export async function setExpiry(
   db: Db,
@@ -545,11 +546,14 @@ export async function setExpiry(
   access: VaultAccess,
   name: string,
   expiresAt: string | null,
+  precondition: VersionPrecondition | null = null,
 ): Promise<SecretRow> {
   if (expiresAt !== null) assertFutureExpiry(expiresAt, acting.now, "body.expiresAt");
   return withTransactionRetry(db, async (trx) => {
     const secret = await findSecretForUpdate(trx, access.vault.id, name);
     if (secret === null) throw notFound("There is no such secret.");
+    // An owner extending what they last saw: a value written since makes that decision stale.
+    checkPrecondition(precondition, secret.current_version);
     await setSecretExpiry(trx, secret.id, expiresAt);
     await auditAction(trx, acting, "secret.expiry", `${access.vault.slug}/${name}`, {
       expiresAt: expiresAt ?? "never",

@@ -274,6 +274,38 @@ describe("after expiresAt", () => {
     assert.equal(JSON.parse(never.body).expiresAt, null);
   });
 
+  it("PATCH honours If-Match: an expiry decided on a value since replaced is refused (412)", async () => {
+    await call(editor, "PUT", "/vaults/expiry/secrets/RACED", { value: "first" });
+    const seen = await call(owner, "GET", "/vaults/expiry/secrets/RACED");
+    const etag = seen.headers.etag;
+    assert.equal(etag, '"1"');
+    // Meanwhile an editor writes a new value.
+    await call(editor, "PUT", "/vaults/expiry/secrets/RACED", { value: "second" });
+    const before = await row("RACED");
+    const patch = (ifMatch: string) =>
+      t.app.inject({
+        method: "PATCH",
+        url: "/api/v1/vaults/expiry/secrets/RACED",
+        headers: { ...asSession(owner), "if-match": ifMatch },
+        payload: { expiresAt: fromNow(DAY) },
+      });
+    const stale = await patch(String(etag));
+    assert.equal(stale.statusCode, 412, stale.body);
+    assert.match(stale.headers["content-type"] ?? "", /problem\+json/);
+    assert.equal(stale.headers.etag, '"2"', "the current version, to retry knowingly");
+    assert.deepEqual(await row("RACED"), before, "nothing changed");
+    assert.equal(
+      (await eventsFor("RACED")).filter((e) => e.action === "secret.expiry").length,
+      0,
+      "nothing audited as done",
+    );
+    const current = await patch('"2"');
+    assert.equal(current.statusCode, 200, current.body);
+    assert.equal(current.headers.etag, '"2"');
+    assert.equal((await row("RACED"))?.current_version, 2, "still no new version");
+    assert.equal((await patch("*")).statusCode, 200);
+  });
+
   it("editors and owners can still delete an expired secret", async () => {
     await call(editor, "PUT", "/vaults/expiry/secrets/DOOMED", {
       value: "gone",
