@@ -623,16 +623,21 @@ describe("strongroom client commands against a real server", () => {
       assert.match(made.stderr, new RegExp(`strongroom share revoke ${link.id}\n$`));
       assert.ok(!made.stderr.includes(link.fragment), "the key only on stdout");
 
-      // The server was sent a reveal and a ciphertext: never the key, never the value.
+      // The server was asked whether the token may share, then sent a reveal and a
+      // ciphertext: never the key, never the value.
       assert.deepEqual(
         proxy.requests.map((request) => request.split("\n")[0]),
-        ["GET /api/v1/vaults/app/secrets/SHARED", "POST /api/v1/vaults/app/secrets/SHARED/shares"],
+        [
+          "GET /api/v1/vaults/app/secrets/SHARED/shares",
+          "GET /api/v1/vaults/app/secrets/SHARED",
+          "POST /api/v1/vaults/app/secrets/SHARED/shares",
+        ],
       );
       const sent = proxy.requests.join("\n");
       assert.ok(!sent.includes(link.fragment), "the key was sent");
       assert.ok(!sent.includes("share-me"), "the value was sent");
-      assert.match(proxy.requests[1] ?? "", /"ciphertext":"[A-Za-z0-9_-]+"/);
-      assert.ok(!(proxy.requests[1] ?? "").includes("maxViews"), "the server's defaults apply");
+      assert.match(proxy.requests[2] ?? "", /"ciphertext":"[A-Za-z0-9_-]+"/);
+      assert.ok(!(proxy.requests[2] ?? "").includes("maxViews"), "the server's defaults apply");
       // Nor is either anywhere in the database (the share's row, the audit log).
       const db = server.server.database.db;
       const stored = JSON.stringify([
@@ -736,14 +741,20 @@ describe("strongroom client commands against a real server", () => {
       assert.equal(readOnly.code, CLIENT_EXIT.forbidden);
       assertOneLine(readOnly.stderr, /strongroom: share: not allowed/);
       assert.equal(readOnly.stdout, "");
+      // Refused before the value was read: the read token asked only whether it may share.
+      assert.deepEqual(
+        proxy.requests.map((request) => request.split("\n")[0]),
+        ["GET /api/v1/vaults/app/secrets/DB_PASSWORD/shares"],
+        "no reveal, no post",
+      );
 
       const unknown = await cli(["share", "app/NO_SUCH"], { url: proxy.url });
       assert.equal(unknown.code, CLIENT_EXIT.notFound);
       assertOneLine(unknown.stderr, /no such vault or secret/);
       assert.equal(
-        proxy.requests.filter((request) => request.startsWith("POST")).length,
-        1,
-        "only the read token's attempt was posted, and refused",
+        proxy.requests.filter((request) => !request.startsWith("GET ")).length,
+        0,
+        "nothing was posted",
       );
       assert.equal(await countShares(), before, "no link was made");
     } finally {

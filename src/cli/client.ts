@@ -202,6 +202,12 @@ export interface StrongroomClient {
   ): Promise<CreatedShareLink>;
   /** Revokes share link `id` (`DELETE /api/v1/shares/{id}`); 404 names the link, not a secret. */
   revokeShare(id: string): Promise<void>;
+  /**
+   * Asks whether this token may make share links to secret `name` without revealing it: the
+   * listing of its links (`GET …/shares`) needs the same right as making one. Throws the
+   * listing's refusal (403, or 404 for no such vault or secret); resolves when allowed.
+   */
+  assertMayShare(vault: string, name: string): Promise<void>;
 }
 
 /** A new share link as `POST …/shares` answers (the fields the CLI uses). */
@@ -348,6 +354,10 @@ export function createClient(config: ClientConfig): StrongroomClient {
         maxViews: typeof share.maxViews === "number" ? share.maxViews : 0,
         expiresAt: typeof share.expiresAt === "string" ? share.expiresAt : "",
       };
+    },
+
+    async assertMayShare(vault, name) {
+      await request(`${secretsUrl(vault, name)}/shares`, { method: "GET" });
     },
 
     async revokeShare(id) {

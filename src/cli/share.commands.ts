@@ -73,6 +73,8 @@ export function registerShareCommands(program: Command): void {
         const client = connect(options);
         // Before the reveal: a refused passphrase should not cost an audited reveal.
         const passphrase = options.passphraseStdin === true ? await readPassphrase() : null;
+        // Nor a token that may not share (a read-only one): ask first, without revealing.
+        await client.assertMayShare(vault, name);
         const secret = await client.getSecret(vault, name);
         // A credential or card is shared as the web page shares it: indented JSON, which the
         // link's page shows as it is.
