@@ -10,6 +10,7 @@ import { resolveKeys } from "./resolve-keys.js";
 import { defaultServiceCredential } from "./service-credentials.js";
 import type { ValueSource } from "./sources.js";
 import { readRawSettings } from "./sources.js";
+import { tlsVerificationProblems } from "./tls-verification.js";
 
 export type Environment = "production" | "development" | "test";
 export type RegistrationMode = "open" | "invite" | "closed";
@@ -178,6 +179,12 @@ const scalarSchema = z.object({
     .refine((text) => URL.canParse(text) && /^rediss?:$/.test(new URL(text).protocol), {
       error: "must be a redis:// or rediss:// URL",
     })
+    // The client would take query parameters as options overriding Strongroom's timeouts and
+    // TLS (an empty `tls=` turns TLS off); it is never given them, so none may be written.
+    .refine((text) => !URL.canParse(text) || new URL(text).search === "", {
+      error:
+        "takes no query string (its parameters would override Strongroom's timeouts and TLS); use rediss:// for TLS and the path for the database number (/1)",
+    })
     .optional(),
   TLS_CERT_FILE: z.string().optional(),
   TLS_KEY_FILE: z.string().optional(),
@@ -332,6 +339,12 @@ export function resolveConfig(
     const reason = url === undefined ? null : defaultServiceCredential(url);
     if (reason !== null) (production ? error : warn)(variable, reason);
   }
+  // Settings that turn off the certificate checks of the TLS clients (ASVS 5.0 12.3.2): an
+  // attacker on the path could then impersonate the database, Redis or mail server and read
+  // the credentials and data sent to it. Refused in production, a warning elsewhere (a
+  // development database with a throwaway certificate is common).
+  for (const problem of tlsVerificationProblems(raw.values))
+    (production ? error : warn)(problem.variable, problem.message);
   if (s.SMTP_URL !== undefined && s.MAIL_FROM === undefined)
     error("MAIL_FROM", "is required when SMTP_URL is set");
   if (s.SESSION_IDLE_MINUTES > s.SESSION_ABSOLUTE_HOURS * 60) {

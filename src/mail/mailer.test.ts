@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
+import { networkInterfaces } from "node:os";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { inspect } from "node:util";
@@ -10,6 +11,7 @@ import type { SMTPServerOptions } from "smtp-server";
 import { SMTPServer } from "smtp-server";
 import {
   createMailer,
+  isLoopbackHost,
   MailDeliveryError,
   type MailMessage,
   MailUnavailableError,
@@ -29,7 +31,10 @@ interface TestServer {
 }
 
 /** A real SMTP server on loopback; plain text (no STARTTLS) so no certificate is needed. */
-async function startSmtpServer(extra: Partial<SMTPServerOptions> = {}): Promise<TestServer> {
+async function startSmtpServer(
+  extra: Partial<SMTPServerOptions> = {},
+  host = "127.0.0.1",
+): Promise<TestServer> {
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -54,7 +59,7 @@ async function startSmtpServer(extra: Partial<SMTPServerOptions> = {}): Promise<
     },
     ...extra,
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
     port,
@@ -293,5 +298,69 @@ describe("createMailer without SMTP", () => {
   it("checks the message in development too, so tests catch injection", async () => {
     const mailer = createMailer({ smtp: null, env: "development", logger: silent });
     await assert.rejects(mailer.send({ ...message, to: "a@example.com,b@example.com" }), TypeError);
+  });
+});
+
+/** An IPv4 address of this machine that is not loopback, to reach a server "elsewhere". */
+function nonLoopbackAddress(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces()))
+    for (const address of addresses ?? [])
+      if (address.family === "IPv4" && !address.internal) return address.address;
+  return undefined;
+}
+
+describe("plain smtp:// to another machine", () => {
+  const address = nonLoopbackAddress();
+
+  it("tells loopback from other hosts", () => {
+    for (const host of [
+      "localhost",
+      "LOCALHOST.",
+      "mail.localhost",
+      "127.0.0.1",
+      "127.9.8.7",
+      "::1",
+    ])
+      assert.equal(isLoopbackHost(host), true, host);
+    for (const host of [
+      "mail.example.com",
+      "10.0.0.5",
+      "128.0.0.1",
+      "localhost.example.com",
+      "::2",
+    ])
+      assert.equal(isLoopbackHost(host), false, host);
+  });
+
+  it("refuses to send without STARTTLS: no password, no message reaches the server", {
+    skip: address === undefined ? "this machine has no non-loopback IPv4 address" : false,
+  }, async () => {
+    const authAttempts: string[] = [];
+    const server = await startSmtpServer(
+      {
+        onAuth(auth, _session, callback) {
+          authAttempts.push(String(auth.password));
+          callback(null, { user: auth.username });
+        },
+      },
+      address,
+    );
+    try {
+      const mailer = createMailer({
+        smtp: { url: `smtp://user:hunter2@${address}:${server.port}`, from: "vault@example.com" },
+        env: "production",
+        logger: silent,
+      });
+      const error: unknown = await mailer.send(message).then(
+        () => assert.fail("send should reject"),
+        (rejection: unknown) => rejection,
+      );
+      await mailer.close();
+      assert.ok(error instanceof MailDeliveryError, String(error));
+      assert.deepEqual(authAttempts, [], "the password was never sent");
+      assert.equal(server.received.length, 0, "nor the message");
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -71,8 +71,8 @@ const SMTP_TIMEOUT_MS = 10_000;
 
 /**
  * Makes the mailer for this process. With `smtp`, an SMTP transport: `smtps://` uses implicit
- * TLS (default port 465), `smtp://` upgrades with STARTTLS whenever the server offers it
- * (default port 587); certificates are verified. Without `smtp`, development and test log
+ * TLS (default port 465), `smtp://` upgrades with STARTTLS (default port 587) and, unless the
+ * server is on loopback, refuses to send without it; certificates are verified. Without `smtp`, development and test log
  * each message at info level and production rejects every `send` with
  * `MailUnavailableError`. Throws `Error` (naming `SMTP_URL`, never its credentials) if the URL
  * is not a valid smtp:// or smtps:// URL.
@@ -110,8 +110,13 @@ function smtpMailer(url: string, from: string): Mailer {
   const { createTransport } = createRequire(import.meta.url)(
     "nodemailer",
   ) as typeof import("nodemailer");
+  const target = parseSmtpUrl(url);
   const transport = createTransport({
-    ...parseSmtpUrl(url),
+    ...target,
+    // smtp:// to another machine must upgrade with STARTTLS or not send at all: otherwise an
+    // attacker on the path strips the server's STARTTLS offer and reads the credentials and
+    // the reset links. A relay on this machine (loopback) may speak plain text.
+    requireTLS: !target.secure && !isLoopbackHost(target.host),
     connectionTimeout: SMTP_TIMEOUT_MS,
     greetingTimeout: SMTP_TIMEOUT_MS,
     socketTimeout: SMTP_TIMEOUT_MS,
@@ -139,6 +144,18 @@ function smtpMailer(url: string, from: string): Mailer {
       transport.close();
     },
   };
+}
+
+/** Whether `host` (a name or a bare IP literal) is this machine's loopback. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  return (
+    name === "localhost" ||
+    name.endsWith(".localhost") ||
+    /^127(?:\.\d{1,3}){3}$/.test(name) ||
+    name === "::1" ||
+    name === "0:0:0:0:0:0:0:1"
+  );
 }
 
 /**

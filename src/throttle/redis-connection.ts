@@ -72,7 +72,10 @@ export function connectThrottleRedis(url: string, logger: Logger): ThrottleRedis
   const { Redis: RedisClient } = createRequire(import.meta.url)(
     "ioredis",
   ) as typeof import("ioredis");
-  const client = new RedisClient(url, {
+  // ioredis turns every query parameter into a client option that wins over the ones below
+  // (an empty `tls=` even drops TLS): it gets the URL without its query. Configuration
+  // refuses a REDIS_URL with one, so nothing given is silently ignored.
+  const client = new RedisClient(withoutQuery(url), {
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     // Fail commands pending at a disconnect at once instead of holding them for retries.
@@ -141,6 +144,14 @@ export function connectThrottleRedis(url: string, logger: Logger): ThrottleRedis
 }
 
 /** The URL's password as ioredis will send it (percent-decoded when that is well-formed). */
+/** `url` without its query string (and fragment). */
+export function withoutQuery(url: string): string {
+  const parsed = new URL(url);
+  parsed.search = "";
+  parsed.hash = "";
+  return parsed.toString();
+}
+
 function urlPassword(url: string): string {
   const raw = new URL(url).password;
   try {
