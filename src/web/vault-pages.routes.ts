@@ -520,12 +520,27 @@ export async function vaultPages(
         errors: { newExpiry: message },
       });
     if (!parsed.success) return refuse("Enter a date and time (UTC).");
+    // The form carries the version the page showed: an expiry is never set on a value its
+    // owner has not seen (extending an expired secret makes its value revealable again).
+    const ifVersion = versionField(values.ifVersion);
     let secret: Awaited<ReturnType<typeof setExpiry>>;
     try {
-      secret = await setExpiry(db, acting(actor, request), access, name, parsed.data.expiresAt);
+      secret = await setExpiry(
+        db,
+        acting(actor, request),
+        access,
+        name,
+        parsed.data.expiresAt,
+        ifVersion === null ? null : preconditionOfForm(ifVersion),
+      );
     } catch (error) {
       if (error instanceof AppError && error.errors?.[0]?.path === "body.expiresAt")
         return refuse(`The new expiry ${error.errors[0].message}.`);
+      if (error instanceof PreconditionFailedError && ifVersion !== null)
+        return renderSecret(request, reply, actor, access, name, {
+          status: 409,
+          conflict: `Expiry not changed: ${secret409(ifVersion, error.currentVersion)} Check the value, then set the expiry again.`,
+        });
       throw error;
     }
     flash(

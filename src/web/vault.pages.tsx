@@ -597,6 +597,7 @@ export function SecretPage({
             <>
               <h2>Expiry</h2>
               <PostForm action={`${base}/expiry`} csrfToken={context.csrfToken}>
+                {loadedVersion()}
                 <Field
                   name="newExpiry"
                   label="New expiry"
@@ -609,6 +610,7 @@ export function SecretPage({
               </PostForm>
               {secret.expiresAt !== null ? (
                 <PostForm action={`${base}/expiry`} csrfToken={context.csrfToken}>
+                  {loadedVersion()}
                   <input type="hidden" name="never" value="1" />
                   <button type="submit">Remove the expiry</button>
                 </PostForm>

@@ -417,6 +417,52 @@ describe("secret pages: expiring secrets", () => {
       .executeTakeFirst();
     assert.equal(row?.expires_at, null);
   });
+  it("the expiry forms carry the version shown: a value saved since is not extended blindly", async () => {
+    await post(alice, "/vaults/ui-locks/secrets", {
+      name: "EXPIRY_RACE",
+      value: "seen",
+      expiresAt: localFromNow(MINUTE),
+    });
+    const page = await t.app.inject({
+      url: "/vaults/ui-locks/secrets/EXPIRY_RACE",
+      headers: { accept: "text/html", cookie: alice.cookie },
+    });
+    const forms = page.body.split("<form").filter((f) => f.includes('/EXPIRY_RACE/expiry"'));
+    assert.equal(forms.length, 2, "set and remove");
+    for (const f of forms) assert.match(f, /name="ifVersion" value="1"/);
+    // Someone saves a new value after the page was opened.
+    await post(alice, "/vaults/ui-locks/secrets", {
+      name: "EXPIRY_RACE",
+      value: "unseen",
+      expiresAt: localFromNow(2 * MINUTE),
+      ifVersion: "1",
+    });
+    const before = await t.database.db
+      .selectFrom("secrets")
+      .select(["expires_at", "current_version"])
+      .where("name", "=", "EXPIRY_RACE")
+      .executeTakeFirst();
+    const attempts: Array<Record<string, string>> = [
+      { newExpiry: localFromNow(86_400_000), ifVersion: "1" },
+      { never: "1", ifVersion: "1" },
+    ];
+    for (const fields of attempts) {
+      const stale = await post(alice, "/vaults/ui-locks/secrets/EXPIRY_RACE/expiry", fields);
+      assert.equal(stale.statusCode, 409, stale.body);
+      assert.match(stale.body, /Expiry not changed: someone saved version 2/);
+    }
+    const after = await t.database.db
+      .selectFrom("secrets")
+      .select(["expires_at", "current_version"])
+      .where("name", "=", "EXPIRY_RACE")
+      .executeTakeFirst();
+    assert.deepEqual(after, before, "nothing changed");
+    const fresh = await post(alice, "/vaults/ui-locks/secrets/EXPIRY_RACE/expiry", {
+      newExpiry: localFromNow(86_400_000),
+      ifVersion: "2",
+    });
+    assert.equal(fresh.statusCode, 303, fresh.body);
+  });
 });
 
 describe("secret pages: typed secrets", () => {
