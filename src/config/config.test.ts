@@ -72,8 +72,8 @@ describe("configuration in production", () => {
     const strong = randomBytes(24).toString("base64url");
     const { warnings } = loadConfig(
       productionEnv({
-        DATABASE_URL: `postgres://strongroom:${strong}@db.internal:5432/strongroom`,
-        REDIS_URL: "redis://cache.internal:6379",
+        DATABASE_URL: `postgres://strongroom:${strong}@db.internal:5432/strongroom?sslmode=verify-full`,
+        REDIS_URL: "rediss://cache.internal:6380",
         SMTP_URL: `smtps://vault:${strong}@mail.example.com`,
         MAIL_FROM: "vault@example.com",
       }),

@@ -10,7 +10,7 @@ import { resolveKeys } from "./resolve-keys.js";
 import { defaultServiceCredential } from "./service-credentials.js";
 import type { ValueSource } from "./sources.js";
 import { readRawSettings } from "./sources.js";
-import { tlsVerificationProblems } from "./tls-verification.js";
+import { plaintextBackendWarnings, tlsVerificationProblems } from "./tls-verification.js";
 
 export type Environment = "production" | "development" | "test";
 export type RegistrationMode = "open" | "invite" | "closed";
@@ -345,6 +345,8 @@ export function resolveConfig(
   // development database with a throwaway certificate is common).
   for (const problem of tlsVerificationProblems(raw.values))
     (production ? error : warn)(problem.variable, problem.message);
+  for (const problem of plaintextBackendWarnings(raw.values))
+    warn(problem.variable, problem.message);
   if (s.SMTP_URL !== undefined && s.MAIL_FROM === undefined)
     error("MAIL_FROM", "is required when SMTP_URL is set");
   if (s.SESSION_IDLE_MINUTES > s.SESSION_ABSOLUTE_HOURS * 60) {

@@ -8,7 +8,11 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { withoutQuery } from "../throttle/redis-connection.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { postgresUrlSkipsVerification, tlsVerificationProblems } from "./tls-verification.js";
+import {
+  plaintextBackendWarnings,
+  postgresUrlSkipsVerification,
+  tlsVerificationProblems,
+} from "./tls-verification.js";
 
 const strongKey = (): string => randomBytes(32).toString("base64");
 const tempDir = (): string => mkdtempSync(join(tmpdir(), "strongroom-tls-config-"));
@@ -270,9 +274,72 @@ describe("REDIS_URL", () => {
   });
 
   it("accepts rediss:// and redis:// with a database number in the path", () => {
-    for (const url of [redisUrl(""), "redis://cache.internal:6379/1"]) {
-      const { warnings } = loadConfig(productionEnv({ REDIS_URL: url }), tempDir());
-      assert.deepEqual(warnings, [], url);
-    }
+    const { warnings } = loadConfig(productionEnv({ REDIS_URL: redisUrl("") }), tempDir());
+    assert.deepEqual(warnings, []);
+    const plain = loadConfig(
+      productionEnv({ REDIS_URL: "redis://cache.internal:6379/1" }),
+      tempDir(),
+    ).warnings;
+    assert.deepEqual(
+      plain.map((w) => w.variable),
+      ["REDIS_URL"],
+      "accepted, with the plain-text warning",
+    );
+    assert.match(plain[0]?.message ?? "", /plain text across the network/);
+  });
+});
+
+describe("backends in plain text across the network (warned, never refused)", () => {
+  const warned = (values: Record<string, string>): string[] =>
+    plaintextBackendWarnings(new Map(Object.entries(values))).map((w) => w.variable);
+
+  it("warns about PostgreSQL off loopback without an encrypting sslmode", () => {
+    for (const url of [
+      "postgres://app@db.internal/strongroom",
+      "postgresql://app@10.0.0.5:5432/strongroom?sslmode=disable",
+      "postgres://app@db.internal/strongroom?sslmode=allow",
+      "postgres://app@[2001:db8::5]/strongroom",
+    ])
+      assert.deepEqual(warned({ DATABASE_URL: url }), ["DATABASE_URL"], url);
+  });
+
+  it("is quiet for loopback, Unix sockets, TLS and SQLite", () => {
+    for (const url of [
+      "postgres://app@127.0.0.1/strongroom",
+      "postgres://app@localhost:5432/strongroom",
+      "postgres://app@[::1]/strongroom",
+      "postgres://app@/strongroom?host=%2Fvar%2Frun%2Fpostgresql",
+      "postgres://app@db.internal/strongroom?sslmode=verify-full",
+      "postgres://app@db.internal/strongroom?sslmode=require",
+      "postgres://app@db.internal/strongroom?ssl=true",
+      "sqlite://./data/strongroom.db",
+    ])
+      assert.deepEqual(warned({ DATABASE_URL: url }), [], url);
+    assert.deepEqual(
+      warned({ DATABASE_URL: "postgres://app@db.internal/s", PGSSLMODE: "verify-full" }),
+      [],
+      "PGSSLMODE counts when the URL says nothing",
+    );
+  });
+
+  it("warns about redis:// off loopback, never rediss:// or loopback", () => {
+    assert.deepEqual(warned({ REDIS_URL: "redis://cache.internal:6379" }), ["REDIS_URL"]);
+    for (const url of [
+      "rediss://cache.internal:6380",
+      "redis://127.0.0.1:6379",
+      "redis://localhost",
+    ])
+      assert.deepEqual(warned({ REDIS_URL: url }), [], url);
+  });
+
+  it("never names the URL or its password, and production still starts", () => {
+    const url = `postgres://app:${PASSWORD}@db.internal/strongroom`;
+    const { warnings } = loadConfig(productionEnv({ DATABASE_URL: url }), tempDir());
+    assert.deepEqual(
+      warnings.map((w) => w.variable),
+      ["DATABASE_URL"],
+    );
+    assert.ok(!JSON.stringify(warnings).includes(PASSWORD));
+    assert.ok(!JSON.stringify(warnings).includes("db.internal"));
   });
 });

@@ -17,6 +17,7 @@
  *
  * Messages are fixed sentences naming the parameter, never the URL (it carries a password).
  */
+import { isLoopbackHost } from "../lib/loopback.js";
 
 /** One problem, keyed by the variable it belongs to. */
 export interface TlsVerificationProblem {
@@ -78,4 +79,55 @@ export function tlsVerificationProblems(
         "0 turns off certificate checks of every TLS connection (PostgreSQL, Redis, SMTP): unset it; trust a private CA with NODE_EXTRA_CA_CERTS instead",
     });
   return problems;
+}
+
+/**
+ * `sslmode`s with which pg 8 connects over TLS, verified (see the module comment); `no-verify`
+ * encrypts too, without the check, which {@link tlsVerificationProblems} reports instead.
+ */
+const ENCRYPTING_SSLMODES = ["prefer", "require", "verify-ca", "verify-full"];
+
+/**
+ * Backends reached in plain text across a network (ASVS 12.3.1): a PostgreSQL `DATABASE_URL`
+ * to a host other than loopback or a Unix socket without an `sslmode` that encrypts, and a
+ * `redis://` `REDIS_URL` to a host other than loopback. Warned about in every environment —
+ * not refused: a private network may be the operator's deliberate choice — and shown by
+ * `strongroom doctor`. (`smtp://` needs no entry: the mailer requires STARTTLS off loopback.)
+ */
+export function plaintextBackendWarnings(
+  values: ReadonlyMap<string, string>,
+): TlsVerificationProblem[] {
+  const warnings: TlsVerificationProblem[] = [];
+  const databaseUrl = values.get("DATABASE_URL");
+  if (databaseUrl !== undefined && URL.canParse(databaseUrl)) {
+    const url = new URL(databaseUrl);
+    const host = decodeURIComponent(url.searchParams.get("host") ?? url.hostname);
+    const modes = url.searchParams.getAll("sslmode").map((mode) => mode.trim().toLowerCase());
+    const ssl = url.searchParams.getAll("ssl").map((value) => value.trim().toLowerCase());
+    const encrypted =
+      modes.some((mode) => ENCRYPTING_SSLMODES.includes(mode) || mode === "no-verify") ||
+      ssl.some((value) => ["true", "1", "no-verify"].includes(value)) ||
+      (modes.length === 0 &&
+        ["require", "verify-ca", "verify-full"].includes(
+          values.get("PGSSLMODE")?.trim().toLowerCase() ?? "",
+        ));
+    const local = host === "" || host.startsWith("/") || isLoopbackHost(host);
+    if (/^postgres(ql)?:$/.test(url.protocol) && !local && !encrypted)
+      warnings.push({
+        variable: "DATABASE_URL",
+        message:
+          "reaches the database in plain text across the network: add sslmode=verify-full (docs/deployment.md, TLS to PostgreSQL, Redis and SMTP)",
+      });
+  }
+  const redisUrl = values.get("REDIS_URL");
+  if (redisUrl !== undefined && URL.canParse(redisUrl)) {
+    const url = new URL(redisUrl);
+    if (url.protocol === "redis:" && !isLoopbackHost(url.hostname))
+      warnings.push({
+        variable: "REDIS_URL",
+        message:
+          "reaches Redis in plain text across the network, its password included: use rediss:// (docs/deployment.md, TLS to PostgreSQL, Redis and SMTP)",
+      });
+  }
+  return warnings;
 }

@@ -9,9 +9,9 @@ import type { Logger } from "pino";
 import pino from "pino";
 import type { SMTPServerOptions } from "smtp-server";
 import { SMTPServer } from "smtp-server";
+import { isLoopbackHost } from "../lib/loopback.js";
 import {
   createMailer,
-  isLoopbackHost,
   MailDeliveryError,
   type MailMessage,
   MailUnavailableError,

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { Logger } from "pino";
+import { isLoopbackHost } from "../lib/loopback.js";
 
 /**
  * Outgoing mail (SPEC §2: `SMTP_URL`, `MAIL_FROM`). With an SMTP URL, messages go through a
@@ -144,18 +145,6 @@ function smtpMailer(url: string, from: string): Mailer {
       transport.close();
     },
   };
-}
-
-/** Whether `host` (a name or a bare IP literal) is this machine's loopback. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.toLowerCase().replace(/\.$/, "");
-  return (
-    name === "localhost" ||
-    name.endsWith(".localhost") ||
-    /^127(?:\.\d{1,3}){3}$/.test(name) ||
-    name === "::1" ||
-    name === "0:0:0:0:0:0:0:1"
-  );
 }
 
 /**
