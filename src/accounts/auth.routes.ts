@@ -3,6 +3,7 @@ import { z } from "zod";
 import { recordAuditEvent } from "../audit/audit.service.js";
 import type { Db } from "../db/schema.js";
 import { requireSession } from "../http/authentication.js";
+import { logSecurityEvent } from "../http/security-events.js";
 import type { ZodTypeProvider } from "../http/zod.js";
 import { mustEnrolSecondFactor } from "../policy/mfa-requirement.js";
 import {
@@ -34,7 +35,11 @@ export interface AccountsRouteOptions {
 /** Where the request came from (the proxy-corrected address when TRUST_PROXY applies). */
 export function requestOrigin(request: FastifyRequest): RequestOrigin {
   const userAgent = request.headers["user-agent"];
-  return { address: request.ip, userAgent: typeof userAgent === "string" ? userAgent : null };
+  return {
+    address: request.ip,
+    userAgent: typeof userAgent === "string" ? userAgent : null,
+    securityEvent: (event, fields) => logSecurityEvent(request, event, fields),
+  };
 }
 
 /** `/api/v1/auth/*`: sign-up, sign-in, sign-out, password reset. */

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { AuditEventCounter } from "../audit/audit.service.js";
 import type { Config } from "../config/config.js";
+import type { SecurityEventFields } from "../http/security-events.js";
+import type { SecurityEvent } from "../lib/errors.js";
 import type { Mailer } from "../mail/mailer.js";
 import type { Limiter } from "../throttle/throttle.js";
 import type { LoginThrottle } from "./login-throttle.js";
@@ -63,6 +65,8 @@ export interface AccountLimits {
 export interface RequestOrigin {
   address: string;
   userAgent: string | null;
+  /** Logs a security event with the request's own fields (address, method, URL, request id). */
+  securityEvent: (event: SecurityEvent, fields: SecurityEventFields) => void;
 }
 
 /** Adds `minutes` to a time, as an ISO string. */

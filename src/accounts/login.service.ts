@@ -129,7 +129,7 @@ export async function login(
   let secondFactor: "totp" | "recovery" | "passkey" | null = null;
   if (input.passkey !== undefined && hasSecondFactor(found)) {
     // A passkey of this very user, verified (with its PIN or biometric) for this sign-in.
-    const passkey = await verifyPasskeyAssertion(db, ctx, input.passkey, found.id);
+    const passkey = await verifyPasskeyAssertion(db, ctx, input.passkey, origin, found.id);
     if (passkey === null) {
       await incrementFailedLogins(db, found.id);
       await audit("login.mfa-failure", "failure", { factor: "passkey" });

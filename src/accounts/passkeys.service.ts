@@ -276,6 +276,7 @@ export async function verifyPasskeyAssertion(
   db: Db,
   ctx: AccountsContext,
   assertion: PasskeyAssertion,
+  origin: RequestOrigin,
   expectedUserId?: string,
 ): Promise<PasskeyRow | null> {
   const rp = relyingParty(ctx.config);
@@ -309,16 +310,11 @@ export async function verifyPasskeyAssertion(
     });
   } catch (error) {
     const clone = error instanceof Error && /counter/i.test(error.message);
-    ctx.logger.warn(
-      {
-        event: clone ? "security.passkey_counter" : "security.passkey_refused",
-        authenticatorId: passkey.id,
-        userId: passkey.user_id,
-      },
-      clone
-        ? "passkey counter did not advance: possible cloned authenticator"
-        : "passkey assertion refused",
-    );
+    // With the request's address, URL and id, like every security event.
+    origin.securityEvent(clone ? "security.passkey_counter" : "security.passkey_refused", {
+      authenticatorId: passkey.id,
+      userId: passkey.user_id,
+    });
     return null;
   }
   if (!verified.verified) return null;
@@ -346,7 +342,7 @@ export async function signInWithPasskey(
   const address = addressKey(origin.address);
   const allowance = await ctx.limits.passkeyPerAddress.peek(address);
   if (!allowance.allowed) throw tooManyAttempts(allowance.retryAfterSeconds);
-  const passkey = await verifyPasskeyAssertion(db, ctx, assertion);
+  const passkey = await verifyPasskeyAssertion(db, ctx, assertion, origin);
   const user = passkey === null ? null : await findUserById(db, passkey.user_id);
   const now = ctx.now();
   if (passkey === null || user === null || user.disabled_at !== null) {

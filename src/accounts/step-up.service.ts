@@ -82,7 +82,7 @@ export async function reauthenticate(
   if ("passkey" in input.proof) {
     // A signature over a fresh single-use challenge by one of this user's passkeys, with user
     // verification: nothing to guess, so no throttle beyond the audit of every attempt.
-    const passkey = await verifyPasskeyAssertion(db, ctx, input.proof.passkey, user.id);
+    const passkey = await verifyPasskeyAssertion(db, ctx, input.proof.passkey, origin, user.id);
     if (passkey !== null) proven = "passkey";
   } else if ("password" in input.proof) {
     const allowed = await ctx.limits.passwordPerUser.peek(user.id);

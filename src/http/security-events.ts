@@ -10,6 +10,8 @@ const MESSAGES: Record<SecurityEvent, string> = {
   "security.access_denied": "access denied",
   "security.csrf_refused": "CSRF check refused",
   "security.rate_limited": "caller over its request budget",
+  "security.passkey_counter": "passkey counter did not advance: possible cloned authenticator",
+  "security.passkey_refused": "passkey assertion refused",
 };
 
 /**

@@ -20,7 +20,9 @@ export type SecurityEvent =
   | "security.token_refused"
   | "security.access_denied"
   | "security.csrf_refused"
-  | "security.rate_limited";
+  | "security.rate_limited"
+  | "security.passkey_counter"
+  | "security.passkey_refused";
 
 export interface AppErrorOptions {
   detail?: string;

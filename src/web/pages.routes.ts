@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { VNode } from "preact";
 import { h } from "preact";
 import { loginBody, registerBody } from "../accounts/accounts.schema.js";
+import { requestOrigin } from "../accounts/auth.routes.js";
 import type { AccountsContext } from "../accounts/context.js";
 import { login } from "../accounts/login.service.js";
 import { legacyLinkToken, mailedLink } from "../accounts/mailed-link.js";
@@ -59,10 +60,8 @@ export function pageContext(
   };
 }
 
-function origin(request: FastifyRequest): { address: string; userAgent: string | null } {
-  const agent = request.headers["user-agent"];
-  return { address: request.ip, userAgent: typeof agent === "string" ? agent : null };
-}
+/** Where the request came from, with its security-event logger (see auth.routes.ts). */
+const origin = requestOrigin;
 
 /** The sign-in form's `passkey` field: the JSON /static/passkeys.js put there, or null. */
 function parsePasskeyField(text: string): unknown {

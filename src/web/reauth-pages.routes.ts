@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { h } from "preact";
+import { requestOrigin } from "../accounts/auth.routes.js";
 import type { AccountsContext } from "../accounts/context.js";
 import type { ReauthProof } from "../accounts/step-up.service.js";
 import { reauthenticate } from "../accounts/step-up.service.js";
@@ -87,7 +88,7 @@ export async function reauthPages(
         db,
         ctx,
         { userId: found.principal.userId, sessionId: found.principal.sessionId, proof },
-        { address: request.ip, userAgent: request.headers["user-agent"] ?? null },
+        requestOrigin(request),
       );
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { h } from "preact";
 import { passwordResetBody, passwordResetConfirmBody } from "../accounts/accounts.schema.js";
-import type { AccountsContext, RequestOrigin } from "../accounts/context.js";
+import { requestOrigin } from "../accounts/auth.routes.js";
+import type { AccountsContext } from "../accounts/context.js";
 import { legacyLinkToken, mailedLink } from "../accounts/mailed-link.js";
 import {
   confirmPasswordReset,
@@ -32,11 +33,6 @@ export interface ResetPageOptions {
 
 /** The longest token we look at; ours are far shorter (the API's schema says the same). */
 const TOKEN_MAX_LENGTH = 128;
-
-function requestOrigin(request: FastifyRequest): RequestOrigin {
-  const agent = request.headers["user-agent"];
-  return { address: request.ip, userAgent: typeof agent === "string" ? agent : null };
-}
 
 function field(input: unknown, name: string): string {
   const value = (input ?? {}) as Record<string, unknown>;

@@ -8,7 +8,8 @@ import {
   totpDisableBody,
   updateMeBody,
 } from "../accounts/accounts.schema.js";
-import type { AccountsContext, RequestOrigin } from "../accounts/context.js";
+import { requestOrigin } from "../accounts/auth.routes.js";
+import type { AccountsContext } from "../accounts/context.js";
 import { confirmTotpEnrolment, disableTotp, startTotpEnrolment } from "../accounts/mfa.service.js";
 import { listPasskeys, removePasskey } from "../accounts/passkeys.service.js";
 import { changePassword } from "../accounts/passwords.service.js";
@@ -63,10 +64,8 @@ function form(request: FastifyRequest): Record<string, string> {
   ) as Record<string, string>;
 }
 
-function origin(request: FastifyRequest): RequestOrigin {
-  const agent = request.headers["user-agent"];
-  return { address: request.ip, userAgent: typeof agent === "string" ? agent : null };
-}
+/** Where the request came from, with its security-event logger (see auth.routes.ts). */
+const origin = requestOrigin;
 
 /**
  * A service's refusal as form errors: its per-field errors (`body.x.y` → `x`), else its

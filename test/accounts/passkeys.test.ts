@@ -325,7 +325,15 @@ describe("signing in with a passkey alone", () => {
       response: authenticator.assert(cloned.options, undefined, { counter: 100 }),
     });
     assert.equal(response.statusCode, 401);
-    assert.ok(t.logs.some((line) => line.includes('"security.passkey_counter"')));
+    const line = t.logs.find((entry) => entry.includes('"security.passkey_counter"'));
+    assert.ok(line !== undefined, "the possible clone is logged");
+    // Like every security event: the request's own fields, the account and the passkey.
+    const event = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(event.level, 40);
+    assert.equal(event.msg, "passkey counter did not advance: possible cloned authenticator");
+    for (const field of ["address", "method", "url", "reqId", "userId", "authenticatorId"])
+      assert.ok(typeof event[field] === "string" && event[field] !== "", `${field}: ${line}`);
+    assert.notEqual(event.authenticatorId, "[redacted]");
   });
 
   it("refuses a disabled user's passkey", async () => {
