@@ -14,6 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { access, open, rename, rm } from "node:fs/promises";
+import { findLastAuditHash } from "../audit/audit.repository.js";
 import type { AuditChainVerdict } from "../audit/index.js";
 import { recordAuditEvent, verifyAuditChain } from "../audit/index.js";
 import type { MasterKey } from "../config/keys.js";
@@ -248,6 +249,12 @@ export interface RestoreResult {
   dropped: number;
   /** One-time share links an older backup carried: never restored (TRANSIENT_TABLES). */
   sharesLeftOut: number;
+  /**
+   * The audit log the restore replaced: how many events it held and the hash of its newest
+   * (null when it was empty). Both are also in the `backup.restore` event, so the new chain
+   * records what it replaced and an anchored hash can still be compared.
+   */
+  replacedAudit: { events: number; head: string | null };
   audit: AuditChainVerdict;
 }
 
@@ -298,7 +305,9 @@ export async function restoreBackup(
     const sharesLeftOut = contents.counts.shares ?? 0;
     let rows = 0;
     let dropped = 0;
+    let replacedAudit: RestoreResult["replacedAudit"] = { events: 0, head: null };
     await db.transaction().execute(async (trx) => {
+      replacedAudit = await currentAuditLog(trx);
       await deleteAllRows(trx);
       const batch: { table: BackupTable | null; rows: TableRow[] } = { table: null, rows: [] };
       const flush = async (): Promise<void> => {
@@ -349,17 +358,40 @@ export async function restoreBackup(
           target: null,
           address: null,
           outcome: "success",
-          details: { backupCreatedAt: header.createdAt, rows, dropped, sharesLeftOut },
+          details: {
+            backupCreatedAt: header.createdAt,
+            rows,
+            dropped,
+            sharesLeftOut,
+            replacedEvents: replacedAudit.events,
+            replacedHead: replacedAudit.head ?? "none",
+          },
         },
         options.now(),
       );
     });
     await migrateToLatest(db);
     await dialectOf(db).scrubDeletedData(db);
-    return { header, rows, dropped, sharesLeftOut, audit: await verifyAuditChain(db) };
+    return {
+      header,
+      rows,
+      dropped,
+      sharesLeftOut,
+      replacedAudit,
+      audit: await verifyAuditChain(db),
+    };
   } finally {
     key.fill(0);
   }
+}
+
+/** How many audit events `db` holds and the hash of the newest (null when none). */
+async function currentAuditLog(db: Db): Promise<{ events: number; head: string | null }> {
+  const row = await db
+    .selectFrom("audit_events")
+    .select((eb) => eb.fn.countAll<number | string>().as("n"))
+    .executeTakeFirst();
+  return { events: Number(row?.n ?? 0), head: await findLastAuditHash(db) };
 }
 
 /**

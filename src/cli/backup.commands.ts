@@ -128,6 +128,11 @@ export function registerBackupCommands(program: Command): void {
             );
           }
           process.stdout.write("sessions were not restored: everyone signs in again\n");
+          if (result.replacedAudit.events > 0) {
+            process.stdout.write(
+              `replaced an audit log of ${result.replacedAudit.events} event(s) whose newest hash was ${result.replacedAudit.head}: the backup.restore event records both; compare with a hash kept elsewhere\n`,
+            );
+          }
           process.stdout.write(
             result.sharesLeftOut > 0
               ? `left out ${result.sharesLeftOut} one-time share link(s): share links are never restored\n`

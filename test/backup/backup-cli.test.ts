@@ -100,6 +100,7 @@ describe("strongroom backup / restore (CLI)", () => {
     const restored = await runCli(["restore", "one.backup"], env(target), cwd);
     assert.equal(restored.code, 0, restored.stderr);
     assert.match(restored.stdout, /^restored \d+ rows from the backup of \d{4}-/m);
+    assert.doesNotMatch(restored.stdout, /replaced an audit log/, "an empty database had none");
     assert.match(restored.stdout, /^audit chain intact: \d+ events$/m);
     assert.match(restored.stderr, /^checked \d+\/\d+ {2}100%/m);
     await assertSeeded(restoredDb.target, seeded);
@@ -110,6 +111,11 @@ describe("strongroom backup / restore (CLI)", () => {
     assert.match(refused.stderr, /not empty \(.*\).*use --force; nothing was changed$/m);
     const forced = await runCli(["restore", "one.backup", "--force"], env(target), cwd);
     assert.equal(forced.code, 0, forced.stderr);
+    // What the forced restore replaced is said, and kept in its backup.restore event.
+    assert.match(
+      forced.stdout,
+      /^replaced an audit log of \d+ event\(s\) whose newest hash was [0-9a-f]{64}: /m,
+    );
   });
 
   it("with --passphrase-stdin: refuses a short passphrase, restores only with the right one", async () => {

@@ -241,6 +241,12 @@ for (const kind of testDatabaseTargets()) {
         .select("secret_id")
         .execute();
       assert.equal(doomedBefore.length, 1);
+      // The audit log about to be replaced: its size and newest hash must survive the restore.
+      const replaced = await source.database.db
+        .selectFrom("audit_events")
+        .select("hash")
+        .orderBy("seq")
+        .execute();
       const restored = await restoreBackup(source.database.db, path, {
         secret,
         keyring: source.config.masterKeys,
@@ -251,6 +257,23 @@ for (const kind of testDatabaseTargets()) {
       assert.equal(restored.dropped, 1);
       assert.equal(restored.audit.ok, true);
       const db = source.database.db;
+      assert.deepEqual(restored.replacedAudit, {
+        events: replaced.length,
+        head: replaced.at(-1)?.hash ?? null,
+      });
+      const restoreEvent = await db
+        .selectFrom("audit_events")
+        .select("details")
+        .where("action", "=", "backup.restore")
+        .orderBy("seq", "desc")
+        .executeTakeFirst();
+      const details = JSON.parse(String(restoreEvent?.details)) as Record<string, unknown>;
+      assert.equal(
+        details.replacedEvents,
+        replaced.length,
+        "the new chain records what it replaced",
+      );
+      assert.equal(details.replacedHead, replaced.at(-1)?.hash);
       const names = await db.selectFrom("secrets").select("name").orderBy("name").execute();
       assert.deepEqual(
         names.map((row) => row.name),
