@@ -620,7 +620,10 @@ describe("strongroom client commands against a real server", () => {
       assert.ok(!link.fragment.endsWith(".p"));
       assert.equal(made.stderr.split("\n").length, 2, `one line on stderr: ${made.stderr}`);
       assert.match(made.stderr, /^link to app\/SHARED made: 1 view, expires /);
-      assert.match(made.stderr, new RegExp(`strongroom share revoke ${link.id}\n$`));
+      // Named by its handle: the id (a credential) and the key only on stdout.
+      const handle = createHash("sha256").update(link.id).digest("hex");
+      assert.match(made.stderr, new RegExp(`strongroom share revoke ${handle}\n$`));
+      assert.ok(!made.stderr.includes(link.id), "the id only on stdout");
       assert.ok(!made.stderr.includes(link.fragment), "the key only on stdout");
 
       // The server was asked whether the token may share, then sent a reveal and a

@@ -10,6 +10,7 @@
  * the server stores a ciphertext it cannot read. stdout carries the link alone, so that
  * `LINK=$(strongroom share ci/DEPLOY_KEY)` works; everything else goes to stderr.
  */
+import { createHash } from "node:crypto";
 import type { Command } from "commander";
 // The module itself, not the capability's index: that would load the server's routes.
 import { encryptShare } from "../shares/share-crypto.js";
@@ -90,7 +91,7 @@ export function registerShareCommands(program: Command): void {
         link.hash = fragment;
         process.stdout.write(`${link.href}\n`);
         process.stderr.write(
-          `link to ${vault}/${name} made: ${created.maxViews} view${created.maxViews === 1 ? "" : "s"}, expires ${created.expiresAt.slice(0, 16).replace("T", " ")} UTC${passphrase === null ? "" : ", passphrase needed"}; it is shown only now. Revoke it with: strongroom share revoke ${created.id}\n`,
+          `link to ${vault}/${name} made: ${created.maxViews} view${created.maxViews === 1 ? "" : "s"}, expires ${created.expiresAt.slice(0, 16).replace("T", " ")} UTC${passphrase === null ? "" : ", passphrase needed"}; it is shown only now. Revoke it with: strongroom share revoke ${handleOf(created.id)}\n`,
         );
       }),
   );
@@ -141,6 +142,14 @@ async function readPassphrase(): Promise<string> {
   }
   if (passphrase === "") throw new ClientError("the passphrase is empty", CLIENT_EXIT.usage);
   return passphrase;
+}
+
+/**
+ * A link's handle (the SHA-256 of its id, hex): what stderr names it by, since the id is a
+ * credential and stderr often lands in a CI log; it revokes the link, never opens it.
+ */
+function handleOf(linkId: string): string {
+  return createHash("sha256").update(linkId, "utf8").digest("hex");
 }
 
 /**
