@@ -1,40 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { inspect } from "node:util";
-import { ConfigError, loadConfig, resolveConfig } from "./config.js";
-
-const strongKey = (): string => randomBytes(32).toString("base64");
-const tempDir = (): string => mkdtempSync(join(tmpdir(), "strongroom-config-"));
-
-/** A production environment that passes every check; each test breaks one thing. */
-function productionEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  return {
-    NODE_ENV: "production",
-    SECRET_KEY: strongKey(),
-    MASTER_KEY: `k1:${strongKey()}`,
-    PUBLIC_URL: "https://vault.example.com",
-    DATABASE_URL: "sqlite://./data/strongroom.db",
-    ...overrides,
-  };
-}
+import { productionEnv, refusal, strongKey, tempDir } from "../../test/helpers/config.js";
+import { loadConfig, resolveConfig } from "./config.js";
 
 /** Asserts start-up is refused with one line naming `variable`, and returns that line. */
-function refused(env: NodeJS.ProcessEnv, variable: string, cwd = tempDir()): string {
-  try {
-    loadConfig(env, cwd);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, "a ConfigError, not some other failure");
-    const line = error.message.split("\n").find((l) => l.startsWith(`${variable}:`));
-    assert.ok(line, `expected a line for ${variable}, got: ${error.message}`);
-    assert.ok(!error.message.includes("    at "), "no stack trace");
-    return line;
-  }
-  assert.fail(`expected start-up to be refused for ${variable}`);
-}
+const refused = (env: NodeJS.ProcessEnv, variable: string, cwd = tempDir()): string =>
+  refusal(env, variable, cwd).line;
 
 describe("configuration in production", () => {
   it("accepts a complete, strong configuration", () => {

@@ -1,40 +1,37 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import pg from "pg";
+import {
+  productionEnv as baseProductionEnv,
+  refusal,
+  strongKey,
+  tempDir,
+} from "../../test/helpers/config.js";
 import { withoutQuery } from "../throttle/redis-connection.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { loadConfig } from "./config.js";
 import {
   plaintextBackendWarnings,
   postgresUrlSkipsVerification,
   tlsVerificationProblems,
 } from "./tls-verification.js";
 
-const strongKey = (): string => randomBytes(32).toString("base64");
-const tempDir = (): string => mkdtempSync(join(tmpdir(), "strongroom-tls-config-"));
 /** A password that is not a default one, so only the TLS check can object. */
 const PASSWORD = randomBytes(18).toString("base64url");
 /** pg reads `sslrootcert=` files while parsing; any text will do for that. */
 const CA_FILE = join(tempDir(), "ca.pem");
 writeFileSync(CA_FILE, "not checked while parsing\n");
 
-/** A production environment that passes every check; each test sets one URL or variable. */
-function productionEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  return {
-    NODE_ENV: "production",
-    SECRET_KEY: strongKey(),
-    MASTER_KEY: `k1:${strongKey()}`,
-    PUBLIC_URL: "https://vault.example.com",
-    DATABASE_URL: "sqlite://./data/strongroom.db",
+/** A production environment that passes every check, mail included; each test sets one thing. */
+const productionEnv = (overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv =>
+  baseProductionEnv({
     SMTP_URL: `smtps://vault:${PASSWORD}@mail.example.com`,
     MAIL_FROM: "vault@example.com",
     ...overrides,
-  };
-}
+  });
 
 const postgresUrl = (query: string): string =>
   `postgres://strongroom:${PASSWORD}@db.internal:5432/strongroom?${query}`;
@@ -64,18 +61,11 @@ function pgUsesTls(url: string): boolean {
   return Boolean(pgTlsOptions(url));
 }
 
-/** Asserts start-up is refused with one line naming `variable`, and returns that line. */
+/** Asserts start-up is refused with one line naming `variable`, never the password. */
 function refused(env: NodeJS.ProcessEnv, variable: string, cwd = tempDir()): string {
-  try {
-    loadConfig(env, cwd);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, "a ConfigError, not some other failure");
-    const lines = error.message.split("\n").filter((l) => l.startsWith(`${variable}:`));
-    assert.equal(lines.length, 1, `one line for ${variable}, got: ${error.message}`);
-    assert.ok(!error.message.includes(PASSWORD), "the URL's password is never printed");
-    return lines[0] ?? "";
-  }
-  assert.fail(`expected start-up to be refused for ${variable}`);
+  const { line, message } = refusal(env, variable, cwd);
+  assert.ok(!message.includes(PASSWORD), "the URL's password is never printed");
+  return line;
 }
 
 /** Forms of `DATABASE_URL` under which pg does not fully verify the server. */
